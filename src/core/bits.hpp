@@ -1,0 +1,31 @@
+// strata core: bit tricks over compiler builtins (no <bit>, freestanding-clean).
+#pragma once
+#include "core/types.hpp"
+
+namespace strata {
+
+/// True when x is a non-zero power of two.
+constexpr bool is_pow2(usize x) { return x != 0 && (x & (x - 1)) == 0; }
+
+/// Index of the highest set bit. Precondition: x != 0.
+constexpr u32 log2_floor(u64 x) { return 63u - static_cast<u32>(__builtin_clzll(x)); }
+
+/// Smallest k with 2^k >= x. log2_ceil(0) == log2_ceil(1) == 0.
+constexpr u32 log2_ceil(u64 x) { return x <= 1 ? 0u : log2_floor(x - 1) + 1u; }
+
+/// Index of the lowest set bit. Precondition: x != 0.
+constexpr u32 ctz64(u64 x) { return static_cast<u32>(__builtin_ctzll(x)); }
+
+/// Number of set bits.
+constexpr u32 popcount64(u64 x) { return static_cast<u32>(__builtin_popcountll(x)); }
+
+/// Smallest power of two >= x; 1 for x == 0. Precondition: x <= 2^63.
+constexpr u64 next_pow2(u64 x) { return u64{1} << log2_ceil(x); }
+
+/// a + b, or false when it overflows usize (result untouched then).
+constexpr bool checked_add(usize a, usize b, usize& out) { return !__builtin_add_overflow(a, b, &out); }
+
+/// a * b, or false when it overflows usize (result untouched then).
+constexpr bool checked_mul(usize a, usize b, usize& out) { return !__builtin_mul_overflow(a, b, &out); }
+
+}  // namespace strata

@@ -1,0 +1,53 @@
+// strata core: intrusive doubly linked list (circular, with a sentinel).
+//
+// Nodes live inside the memory they describe (free blocks, spans), so the list
+// never allocates. Not thread-safe: callers lock.
+#pragma once
+#include "core/types.hpp"
+
+namespace strata {
+
+/// A list node to embed as the *first* member of a struct, so a node pointer
+/// converts to the struct with reinterpret_cast. An unlinked node points at itself.
+struct ListNode {
+  ListNode* prev = this;
+  ListNode* next = this;
+  bool linked() const { return next != this; }
+};
+
+/// Circular list with an embedded sentinel. constexpr-constructible only in the
+/// sense that init() must run once the object has its final address (the
+/// sentinel points at itself); engines call it from their init().
+class IntrusiveList {
+ public:
+  void init() { head_.prev = head_.next = &head_; }
+  bool empty() const { return head_.next == &head_; }
+  ListNode* front() const { return empty() ? nullptr : head_.next; }
+  void push_front(ListNode* n) { insert_after(&head_, n); }
+  void push_back(ListNode* n) { insert_after(head_.prev, n); }
+  static void remove(ListNode* n) {
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+  }
+  ListNode* pop_front() {
+    if (empty()) return nullptr;
+    ListNode* n = head_.next;
+    remove(n);
+    return n;
+  }
+  /// Iteration: for (ListNode* n = l.first(); n != l.end(); n = n->next)
+  ListNode* first() const { return head_.next; }
+  const ListNode* end() const { return &head_; }
+
+ private:
+  static void insert_after(ListNode* at, ListNode* n) {
+    n->prev = at;
+    n->next = at->next;
+    at->next->prev = n;
+    at->next = n;
+  }
+  ListNode head_{};
+};
+
+}  // namespace strata

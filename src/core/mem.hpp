@@ -1,0 +1,13 @@
+// strata core: memory copy/fill through compiler builtins.
+//
+// Freestanding builds resolve these to memcpy/memset/memmove/memcmp, which the
+// firmware runtime (freestanding/runtime) supplies; hosted builds use libc's.
+#pragma once
+#include "core/types.hpp"
+
+namespace strata {
+inline void mem_copy(void* dst, const void* src, usize n) { __builtin_memcpy(dst, src, n); }
+inline void mem_move(void* dst, const void* src, usize n) { __builtin_memmove(dst, src, n); }
+inline void mem_set(void* dst, int byte, usize n) { __builtin_memset(dst, byte, n); }
+inline int mem_cmp(const void* a, const void* b, usize n) { return __builtin_memcmp(a, b, n); }
+}  // namespace strata
