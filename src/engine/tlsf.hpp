@@ -1,0 +1,385 @@
+// strata engine: Tlsf<Cfg>, a two-level segregated-fit allocator (O(1) alloc and
+// free, immediate coalescing, any number of pools).
+//
+// Free blocks sit in FL_COUNT x SL_COUNT segregated lists (tlsf_classes.hpp). Two
+// bitmap levels say which lists are non-empty: bit fl of fl_bitmap_ is set iff
+// sl_bitmap_[fl] != 0, and bit sl of sl_bitmap_[fl] iff list (fl, sl) is non-empty.
+// alloc rounds the request up to a class boundary and finds the first non-empty
+// list at or above it with two count-trailing-zeros; no list is ever walked.
+// dealloc merges the block with its free physical neighbours through boundary
+// tags (tlsf_block.hpp) and links the result. Both are constant time: a handful
+// of loads, stores and bit operations, whatever the heap's size or history.
+//
+// Accounting: used_bytes() counts whole blocks handed out, headers included;
+// available_bytes() whole free blocks, headers included; total_bytes() every
+// block byte of every pool (pool size less TLSF_POOL_OVERHEAD). So
+// used + available == total at all times, and a request of n bytes raises
+// used_bytes() by at least n + 16 (64-bit). The largest single allocation that
+// can succeed is the largest free block less its header.
+//
+// Not thread-safe: one engine is a single-threaded object; callers lock around
+// it. It holds no global state and has a constexpr constructor, so it can be a
+// constinit global whose init() runs later.
+#pragma once
+#include "core/bits.hpp"
+#include "core/check.hpp"
+#include "core/types.hpp"
+#include "engine/tlsf_block.hpp"
+#include "engine/tlsf_classes.hpp"
+#include "strata/align.hpp"
+#include "strata/concepts.hpp"
+#include "strata/result.hpp"
+
+namespace strata {
+
+/// Host configuration: 32 second-level lists (worst-case internal fragmentation
+/// 1/32 ~ 3%) and pools up to 2^48 bytes on 64-bit (2^31 on 32-bit).
+/// Control block: about 10.5 KiB on 64-bit.
+struct TlsfDefaultConfig {
+  /// log2 of the second-level list count per octave (1..6).
+  static constexpr u32 SL_LOG2 = 5;
+  /// log2 of the largest pool add_memory() accepts; sets the first-level count.
+  static constexpr u32 MAX_POOL_LOG2 = sizeof(usize) == 8 ? 48 : 31;
+};
+
+/// Firmware configuration: 16 second-level lists (fragmentation bound 1/16) and
+/// pools up to 16 MiB; control block about 2.3 KiB on 64-bit.
+struct TlsfSmallConfig {
+  static constexpr u32 SL_LOG2 = 4;
+  static constexpr u32 MAX_POOL_LOG2 = 24;
+};
+
+/// Two-level segregated-fit byte allocator over caller-provided pools.
+///
+/// Every pointer it returns is aligned to at least ALIGN (2 * sizeof(usize)) and
+/// is followed by usable_size(p) writable bytes. Errors are AllocError values,
+/// never crashes; a corrupted heap found by an always-on check calls strata_fatal.
+template <class Cfg = TlsfDefaultConfig>
+class Tlsf {
+  using Block = detail::TlsfBlock;
+  using Pool = detail::TlsfPool;
+  using Classes = detail::TlsfClasses<Cfg::SL_LOG2, Cfg::MAX_POOL_LOG2, detail::TLSF_GRANULE>;
+
+ public:
+  /// Alignment of every block; smaller alignment requests cost nothing extra.
+  static constexpr usize ALIGN = detail::TLSF_GRANULE;
+  /// Header bytes in front of each payload (counted in used_bytes()).
+  static constexpr usize BLOCK_OVERHEAD = detail::TLSF_HEADER;
+  /// Smallest block (and the smallest front gap split off by aligned allocation).
+  static constexpr usize MIN_BLOCK = detail::TLSF_MIN_BLOCK;
+  /// Smallest pool init()/add_memory() accepts: frame plus one minimal block.
+  static constexpr usize MIN_POOL_SIZE = detail::TLSF_POOL_OVERHEAD + MIN_BLOCK;
+  /// Largest pool init()/add_memory() accepts.
+  static constexpr usize MAX_POOL_SIZE = usize{1} << Cfg::MAX_POOL_LOG2;
+  static constexpr u32 FL_COUNT = Classes::FL_COUNT;
+  static constexpr u32 SL_COUNT = Classes::SL_COUNT;
+
+  constexpr Tlsf() = default;
+  Tlsf(const Tlsf&) = delete;
+  Tlsf& operator=(const Tlsf&) = delete;
+
+  /// Forgets every pool (the memory is the caller's again) and starts over with
+  /// [start, start + size) as the only pool; see add_memory() for the rules and
+  /// errors. After an error the engine is empty (all stats 0).
+  Result<void> init(void* start, usize size) {
+    mem_set(heads_, 0, sizeof heads_);
+    mem_set(sl_bitmap_, 0, sizeof sl_bitmap_);
+    fl_bitmap_ = 0;
+    pools_ = nullptr;
+    total_ = used_ = 0;
+    return add_memory(start, size);
+  }
+
+  /// Adds the pool [start, start + size). start must be ALIGN-aligned and non-null;
+  /// size is rounded down to a multiple of ALIGN and must then lie in
+  /// [MIN_POOL_SIZE, MAX_POOL_SIZE]; otherwise InvalidParam. A pool overlapping one
+  /// already added gives MemoryOverlap. The caller keeps the memory alive and
+  /// untouched for the engine's life. The pool becomes one free block.
+  Result<void> add_memory(void* start, usize size) {
+    const uptr s = reinterpret_cast<uptr>(start);
+    size = align_down(size, ALIGN);
+    uptr e = 0;
+    if (s == 0 || !is_aligned(s, ALIGN) || size < MIN_POOL_SIZE || size > MAX_POOL_SIZE || !checked_add(s, size, e))
+      return AllocError::InvalidParam;
+    for (const Pool* p = pools_; p != nullptr; p = p->next)
+      if (s < p->end && p->start() < e) return AllocError::MemoryOverlap;
+    Pool* pool = reinterpret_cast<Pool*>(start);
+    pool->next = pools_;
+    pool->end = e;
+    pools_ = pool;
+    Block* sentinel = pool->sentinel();
+    sentinel->size_flags = 0;
+    sentinel->set_used(0);
+    Block* first = pool->first();
+    first->size_flags = pool->block_bytes();  // used, no PREV_FREE: release() frees it
+    total_ += pool->block_bytes();
+    release(first);
+    return ok();
+  }
+
+  /// Allocates at least `size` bytes aligned to `align` (a power of two; values
+  /// up to ALIGN cost nothing extra). size 0 gives a minimal block. Errors:
+  /// InvalidParam for a zero or non-power-of-two align or size > MAX_OBJECT_SIZE;
+  /// NoMemory when no free block fits (the engine is then unchanged).
+  Result<void*> alloc(usize size, usize align = ALIGN) {
+    if (!is_pow2(align) || size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
+    const usize need = block_size_for(size);
+    // An aligned block is cut out of a larger one: the front gap (0, or at least
+    // MIN_BLOCK so that it can live as a free block) is at most
+    // MIN_BLOCK + align - ALIGN bytes, so search for that much more.
+    usize search = need;
+    if (align > ALIGN && !checked_add(need, MIN_BLOCK + (align - ALIGN), search)) return AllocError::NoMemory;
+    if (search > MAX_POOL_SIZE - detail::TLSF_POOL_OVERHEAD) return AllocError::NoMemory;
+    Block* b = find_free(search);
+    if (b == nullptr) return AllocError::NoMemory;
+    unlink(b);
+    b->set_used(b->size());
+    b->next_phys()->clear_prev_free();
+    if (align > ALIGN) b = split_front(b, align);
+    split_tail(b, need);
+    used_ += b->size();
+    return b->payload();
+  }
+
+  /// Frees a block by pointer alone (what free() needs). NotAllocated when p is
+  /// not a live block of this engine: outside every pool, misaligned, already
+  /// freed (FREE bit set), or not the start of a block (header check failed,
+  /// see tlsf_block.hpp for what that catches). The block coalesces at once.
+  Result<void> dealloc(void* p) {
+    Block* b = live_block(p);
+    if (b == nullptr) return AllocError::NotAllocated;
+    used_ -= b->size();
+    release(b);
+    return ok();
+  }
+
+  /// ByteAllocator form: frees what alloc(size, align) returned. InvalidParam for
+  /// a bad align; NotAllocated as dealloc(p), and also when p is not aligned to
+  /// align or size exceeds the block's usable size (not what alloc returned).
+  Result<void> dealloc(void* p, usize size, usize align) {
+    if (!is_pow2(align)) return AllocError::InvalidParam;
+    Block* b = live_block(p);
+    if (b == nullptr || !is_ptr_aligned(p, align) || size > b->size() - BLOCK_OVERHEAD)
+      return AllocError::NotAllocated;
+    used_ -= b->size();
+    release(b);
+    return ok();
+  }
+
+  /// Bytes usable at p, a live block (>= the size it was allocated or resized
+  /// with, all writable); NotAllocated as for dealloc(p).
+  Result<usize> usable_size(const void* p) const {
+    const Block* b = live_block(p);
+    if (b == nullptr) return AllocError::NotAllocated;
+    return b->size() - BLOCK_OVERHEAD;
+  }
+
+  /// Resizes the live block at p to hold new_size bytes without moving it (for
+  /// realloc): shrinking always succeeds (the tail, if big enough, is freed and
+  /// coalesced); growing succeeds when the next block is free and large enough.
+  /// Returns p. NotAllocated as for dealloc(p); InvalidParam for new_size >
+  /// MAX_OBJECT_SIZE; NoMemory when it cannot grow in place (nothing changed).
+  Result<void*> try_resize_in_place(void* p, usize new_size) {
+    Block* b = live_block(p);
+    if (b == nullptr) return AllocError::NotAllocated;
+    if (new_size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
+    const usize need = block_size_for(new_size);
+    const usize old = b->size();
+    if (need > old) {
+      Block* next = b->next_phys();
+      if (!next->is_free() || old + next->size() < need) return AllocError::NoMemory;
+      unlink(next);
+      b->set_used(old + next->size());
+      next->scrub();
+      b->next_phys()->clear_prev_free();
+    }
+    split_tail(b, need);
+    used_ = used_ - old + b->size();
+    return p;
+  }
+
+  /// Calls f(void* start, usize bytes) for the interior of every free block with
+  /// at least min_bytes (and > 0) of it: memory the engine neither reads nor
+  /// writes while the block stays free, so the runtime may madvise/discard it
+  /// (start is word-aligned, not page-aligned). f must not call into this
+  /// engine. O(free blocks).
+  template <class F>
+  void for_each_free_run(usize min_bytes, F f) const {
+    for (u64 fl_map = fl_bitmap_; fl_map != 0; fl_map &= fl_map - 1) {
+      const u32 fl = ctz64(fl_map);
+      for (u64 sl_map = sl_bitmap_[fl]; sl_map != 0; sl_map &= sl_map - 1) {
+        for (Block* b = heads_[fl][ctz64(sl_map)]; b != nullptr; b = b->next_free) {
+          const usize run = b->size() - FREE_RUN_SKIP;
+          if (run != 0 && run >= min_bytes) f(reinterpret_cast<void*>(b->addr() + sizeof(Block)), run);
+        }
+      }
+    }
+  }
+
+  /// Walks every pool block by block and every free list, checking the
+  /// invariants of tlsf_block.hpp, the bitmaps against the lists, each free block's
+  /// class, and that block sizes add up to each pool and to the stats. Returns
+  /// true when all hold; otherwise calls on_error(const char* what, const void*
+  /// where) for the first violation and returns false. O(blocks); for tests.
+  template <class F>
+  bool verify(F on_error) const;
+  /// verify() without a report.
+  bool verify() const {
+    return verify([](const char*, const void*) {});
+  }
+
+  /// Bytes of all blocks of all pools (see the accounting note above).
+  usize total_bytes() const { return total_; }
+  /// Bytes of blocks handed out, headers included.
+  usize used_bytes() const { return used_; }
+  /// Bytes of free blocks, headers included (total - used).
+  usize available_bytes() const { return total_ - used_; }
+
+ private:
+  /// Free-block bytes that are metadata: header, next link and footer.
+  static constexpr usize FREE_RUN_SKIP = sizeof(Block) + detail::TLSF_WORD;
+
+  /// Block size serving `size` payload bytes. size <= MAX_OBJECT_SIZE, so the
+  /// round-up cannot overflow.
+  static usize block_size_for(usize size) {
+    const usize b = align_up(size + BLOCK_OVERHEAD, ALIGN);
+    return b < MIN_BLOCK ? MIN_BLOCK : b;
+  }
+
+  /// The live block whose payload is p, or null (see dealloc(p)). Reads nothing
+  /// outside the pools, so any pointer value is safe.
+  Block* live_block(const void* p) const {
+    const uptr a = reinterpret_cast<uptr>(p);
+    if (!is_aligned(a, ALIGN)) return nullptr;
+    const Pool* pool = pools_;
+    while (pool != nullptr && !pool->holds_payload(a)) pool = pool->next;
+    if (pool == nullptr) return nullptr;
+    Block* b = Block::from_payload(p);
+    if (b->is_free() || !b->check_ok()) return nullptr;
+    // A forged or corrupt header must not send us outside the pool.
+    if (b->size() < MIN_BLOCK || b->size() > pool->sentinel()->addr() - b->addr()) return nullptr;
+    if (b->next_phys()->prev_is_free()) return nullptr;
+    return b;
+  }
+
+  /// First free block of at least `search` bytes, or null. O(1): two bitmap scans
+  /// from the rounded-up class; failing that, the head of the request's own class
+  /// (so a request for a whole free pool still fits).
+  Block* find_free(usize search) const {
+    const typename Classes::Index at = Classes::index_for_request(search);
+    if (at.fl < FL_COUNT) {
+      u32 fl = at.fl;
+      u64 sl_map = sl_bitmap_[fl] & (~u64{0} << at.sl);
+      if (sl_map == 0) {
+        const u64 fl_map = fl_bitmap_ & ((~u64{0} << fl) << 1);  // two shifts: fl + 1 may be 64
+        if (fl_map != 0) {
+          fl = ctz64(fl_map);
+          sl_map = sl_bitmap_[fl];
+        }
+      }
+      if (sl_map != 0) return heads_[fl][ctz64(sl_map)];
+    }
+    const typename Classes::Index own = Classes::index_of(search);
+    Block* head = heads_[own.fl][own.sl];
+    return head != nullptr && head->size() >= search ? head : nullptr;
+  }
+
+  /// Pushes free block b on the front of its class list and sets the bitmap bits.
+  void link(Block* b) {
+    const typename Classes::Index i = Classes::index_of(b->size());
+    Block* head = heads_[i.fl][i.sl];
+    b->tag = 0;
+    b->next_free = head;
+    if (head != nullptr) head->tag = b->addr();
+    heads_[i.fl][i.sl] = b;
+    sl_bitmap_[i.fl] |= u64{1} << i.sl;
+    fl_bitmap_ |= u64{1} << i.fl;
+  }
+
+  /// Takes free block b out of its class list, clearing bitmap bits that empty.
+  void unlink(Block* b) {
+    const typename Classes::Index i = Classes::index_of(b->size());
+    Block* prev = Block::at(b->tag);
+    Block* next = b->next_free;
+    if (next != nullptr) next->tag = b->tag;
+    if (prev != nullptr) {
+      prev->next_free = next;
+    } else {
+      STRATA_CHECK(heads_[i.fl][i.sl] == b, "tlsf: free list corrupt", b->addr());
+      heads_[i.fl][i.sl] = next;
+      if (next == nullptr) {
+        sl_bitmap_[i.fl] &= ~(u64{1} << i.sl);
+        if (sl_bitmap_[i.fl] == 0) fl_bitmap_ &= ~(u64{1} << i.fl);
+      }
+    }
+  }
+
+  /// Frees block b (not in any list; its neighbours consistent): merges it with a
+  /// free previous and/or next block, writes the footer, sets the next block's
+  /// PREV_FREE and links the result.
+  void release(Block* b) {
+    usize size = b->size();
+    if (b->prev_is_free()) {
+      Block* prev = b->prev_phys();
+      STRATA_CHECK(prev->is_free() && prev->next_phys() == b, "tlsf: corrupt boundary tag", b->addr());
+      unlink(prev);
+      size += prev->size();
+      b->scrub();
+      b = prev;
+    }
+    Block* next = Block::at(b->addr() + size);
+    if (next->is_free()) {
+      unlink(next);
+      size += next->size();
+      next->scrub();
+      next = Block::at(b->addr() + size);
+    }
+    b->set_free(size);
+    next->set_prev_free();
+    link(b);
+  }
+
+  /// Used block b (payload not yet aligned): moves its start forward so the
+  /// payload is `align`-aligned, freeing the front gap (0 or >= MIN_BLOCK bytes;
+  /// alloc searched for room). b's previous block is used (b was free), so the
+  /// gap does not merge backwards. Returns the aligned block.
+  Block* split_front(Block* b, usize align) {
+    const uptr payload = reinterpret_cast<uptr>(b->payload());
+    uptr want = align_up(payload, align);
+    if (want != payload && want - payload < MIN_BLOCK) want = align_up(payload + MIN_BLOCK, align);
+    const usize gap = want - payload;
+    if (gap == 0) return b;
+    Block* aligned = Block::at(b->addr() + gap);
+    aligned->size_flags = 0;
+    aligned->set_used(b->size() - gap);
+    b->set_used(gap);
+    release(b);
+    return aligned;
+  }
+
+  /// Used block b of at least `need` bytes: cuts it to `need` and frees the tail
+  /// when the tail can stand as a block (else b keeps the slack).
+  void split_tail(Block* b, usize need) {
+    const usize size = b->size();
+    if (size - need < MIN_BLOCK) return;
+    Block* tail = Block::at(b->addr() + need);
+    tail->size_flags = 0;
+    tail->set_used(size - need);
+    b->set_used(need);
+    release(tail);
+  }
+
+  Block* heads_[FL_COUNT][SL_COUNT] = {};  ///< free-list heads per class
+  u64 sl_bitmap_[FL_COUNT] = {};          ///< bit sl: list (fl, sl) non-empty
+  u64 fl_bitmap_ = 0;                     ///< bit fl: sl_bitmap_[fl] != 0
+  Pool* pools_ = nullptr;                 ///< pools, newest first
+  usize total_ = 0;
+  usize used_ = 0;
+};
+
+static_assert(ByteAllocator<Tlsf<TlsfDefaultConfig>>);
+static_assert(ByteAllocator<Tlsf<TlsfSmallConfig>>);
+
+}  // namespace strata
+
+#include "engine/tlsf_verify.hpp"
