@@ -1,0 +1,48 @@
+// strata firmware self-test: what the suites share (memory, progress lines).
+//
+// The boot image (selftest_main.cpp) runs one suite per engine, each in its
+// own file (suite_<engine>.cpp), all over the same static memory, one after
+// the other. The suites call the very scenario templates of tests/scenarios
+// that the host GoogleTest suite runs; only the workload sizes differ (fewer
+// random operations: TCG emulation is some 20x slower than the host).
+#pragma once
+#include "core/types.hpp"
+#include "report.hpp"
+#include "scenarios/byte_model.hpp"
+#include "scenarios/checker.hpp"
+
+namespace strata::fw {
+
+/// Fixed seed of every randomized run, so a failure replays exactly.
+inline constexpr u64 SEED = 0x5eed'f1'2024;
+
+/// The static arena the suites carve their pools from (page-aligned).
+inline constexpr usize ARENA_SIZE = usize{20} << 20;
+u8* arena();
+
+/// Scratch storage for the scenario models (a suite owns it while it runs).
+inline constexpr usize LIVE_CAPACITY = 4096;
+inline constexpr usize SLOT_CAPACITY = 16384;
+scenario::LiveBlock* live_blocks();
+void** slots();
+
+/// The suites (one per engine built; each prints its own step lines).
+void suite_tlsf(scenario::Checker& chk);
+void suite_buddy(scenario::Checker& chk);
+void suite_heap(scenario::Checker& chk);
+void suite_bitmap(scenario::Checker& chk);
+void suite_fw_api(scenario::Checker& chk);
+
+/// Runs the byte model on `a` over the single region [mem, mem + n) and
+/// prints its step line and counters. `a` must already be initialised over it.
+template <ByteAllocator A>
+void byte_model_step(const char* suite, A& a, u8* mem, usize n, const scenario::ByteModelParams& p,
+                     scenario::Checker& chk) {
+  const u64 checks = chk.checks, failures = chk.failures;
+  const scenario::Region region{reinterpret_cast<uptr>(mem), n};
+  const scenario::ByteModelStats st = scenario::run_byte_model(a, &region, 1, live_blocks(), LIVE_CAPACITY, p, chk);
+  step_done(suite, "byte_model", chk, checks, failures);
+  put_byte_model_stats(p, st);
+}
+
+}  // namespace strata::fw
