@@ -1,0 +1,125 @@
+// strata runtime: allocation slow paths and routing by size.
+#include "alloc.hpp"
+
+#include "central.hpp"
+#include "core/mem.hpp"
+#include "huge.hpp"
+#include "lifecycle.hpp"
+#include "strata/align.hpp"
+
+namespace strata::rt {
+
+namespace {
+/// Medium blocks take alignments up to this; larger ones go to huge blocks.
+constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
+
+/// Pops a block of class cls from this thread's bin (or refills it).
+inline void* alloc_class(u32 cls) {
+  Bin& b = t_cache.bins[cls];
+  void* p = b.head;
+  if (p != nullptr) {
+    b.head = *static_cast<void**>(p);
+    --b.count;
+    static_cast<u64*>(p)[1] = 0;
+    return p;
+  }
+  return cache_refill(cls);
+}
+}  // namespace
+
+void* allocate_slow(usize n) {
+  if (n > MAX_OBJECT_SIZE) return nullptr;
+  if (n <= MEDIUM_MAX) {
+    ensure_initialised();
+    void* p = g_medium.alloc(n, MIN_ALIGN);
+    if (p != nullptr) return p;
+  }
+  ensure_initialised();
+  return huge_alloc(n, MIN_ALIGN);
+}
+
+void* allocate_aligned(usize n, usize align) {
+  if (!is_pow2(align) || n > MAX_OBJECT_SIZE) return nullptr;
+  if (align <= MIN_ALIGN) return allocate(n);
+  if (n <= SMALL_MAX) {
+    const u32 cls = small_class_for(n, align);
+    if (cls != NO_SMALL_CLASS) return alloc_class(cls);
+  }
+  ensure_initialised();
+  if (n <= MEDIUM_MAX && align <= MEDIUM_MAX_ALIGN) {
+    if (void* p = g_medium.alloc(n, align)) return p;
+  }
+  return huge_alloc(n, align);
+}
+
+void deallocate_slow(void* p, const char* fn) {
+  if (p == nullptr) return;
+  switch (segment_kind(p)) {
+    case SegmentKind::Medium:
+      g_medium.dealloc(p, fn);
+      break;
+    case SegmentKind::Huge:
+      huge_free(p, fn);
+      break;
+    case SegmentKind::Small:  // reached only through the fast path's callers
+      deallocate(p, fn);
+      return;
+    case SegmentKind::None:
+    default:
+      misuse(fn, "invalid pointer (not allocated by strata)", p);
+  }
+  maybe_purge();
+}
+
+usize usable_size(const void* p, const char* fn) {
+  if (p == nullptr) return 0;
+  switch (segment_kind(p)) {
+    case SegmentKind::Small: {
+      const SmallLookup lk = small_lookup(p);
+      if (!lk.block_start) misuse(fn, "invalid pointer (not the start of a block)", p);
+      if (static_cast<const u64*>(p)[1] == free_tag(p)) misuse(fn, "pointer to a freed block", p);
+      return small_class_size(lk.cls);
+    }
+    case SegmentKind::Medium:
+      return g_medium.usable_size(p, fn);
+    case SegmentKind::Huge:
+      return huge_usable_size(p, fn);
+    case SegmentKind::None:
+    default:
+      misuse(fn, "invalid pointer (not allocated by strata)", p);
+  }
+}
+
+void* reallocate(void* p, usize n, const char* fn) {
+  if (p == nullptr) return allocate(n);
+  const usize old = usable_size(p, fn);  // validates p first: misuse aborts here
+  if (n > MAX_OBJECT_SIZE) return nullptr;
+  switch (segment_kind(p)) {
+    case SegmentKind::Small:
+      // Stay in place when the block still fits and is not more than twice too big.
+      if (n <= old && (n > old / 2 || old <= 2 * MIN_ALIGN)) return p;
+      break;
+    case SegmentKind::Medium:
+      if (n > SMALL_MAX && n <= MEDIUM_MAX && g_medium.resize_in_place(p, n)) return p;
+      break;
+    case SegmentKind::Huge:
+      if (n > MEDIUM_MAX && huge_resize(p, n)) return p;
+      break;
+    default:
+      break;
+  }
+  void* q = allocate(n);
+  if (q == nullptr) return nullptr;  // p stays valid and untouched
+  mem_copy(q, p, old < n ? old : n);
+  deallocate(p, fn);
+  return q;
+}
+
+bool trim() {
+  ensure_initialised();
+  cache_flush_all();
+  const usize released = g_small.purge() + g_medium.purge();
+  return released != 0;
+}
+
+}  // namespace strata::rt

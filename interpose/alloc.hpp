@@ -1,0 +1,81 @@
+// strata runtime: the allocation core that every exported entry point uses.
+//
+// These functions carry strata's own semantics and no libc conventions: they
+// return null on failure and never touch errno; the C and C++ layers
+// (libc_api.cpp, new_delete.cpp) add errno, EINVAL, new-handlers and bad_alloc.
+// `fn` names the public entry point for misuse messages
+// ("strata: free(): invalid pointer 0x...").
+//
+// Thread-safety: all are safe to call from any thread at any time after (and
+// during) process start; none may be called from a signal handler that
+// interrupted strata itself (detected where cheap, never supported).
+#pragma once
+#include "layout.hpp"
+#include "segment_map.hpp"
+#include "thread_cache.hpp"
+#include "report.hpp"
+
+namespace strata::rt {
+
+/// At least n bytes aligned to MIN_ALIGN (malloc(0) gives a unique block).
+/// Null when n > PTRDIFF_MAX or memory is exhausted.
+void* allocate_slow(usize n);
+
+/// At least n bytes aligned to align (a power of two). Null on failure.
+void* allocate_aligned(usize n, usize align);
+
+/// Frees a pointer strata handed out; null is a no-op. Misuse aborts.
+void deallocate_slow(void* p, const char* fn);
+
+/// Bytes usable at p (>= what was requested); 0 for null. Misuse aborts.
+usize usable_size(const void* p, const char* fn);
+
+/// realloc semantics without errno: null p allocates; on failure returns null
+/// and leaves p valid; n == 0 is the caller's business (libc layer).
+void* reallocate(void* p, usize n, const char* fn);
+
+/// Gives cached and free pages back to the OS; true when anything was released.
+bool trim();
+
+/// True when p is known to be freshly mapped, all-zero memory (calloc skips memset).
+inline bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge; }
+
+/// Makes sure process-wide state is set up (idempotent, re-entrancy safe).
+void ensure_initialised();
+
+/// Fast path of malloc: a pop from this thread's bin.
+inline void* allocate(usize n) {
+  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) {
+    const u32 cls = small_class_of(n);
+    Bin& b = t_cache.bins[cls];
+    void* p = b.head;
+    if (__builtin_expect(p != nullptr, 1)) {
+      b.head = *static_cast<void**>(p);
+      --b.count;
+      static_cast<u64*>(p)[1] = 0;  // clear the free tag: the block is live again
+      return p;
+    }
+    return cache_refill(cls);
+  }
+  return allocate_slow(n);
+}
+
+/// Fast path of free: validate p as a live small block, push it on this
+/// thread's bin; everything else goes to deallocate_slow.
+inline void deallocate(void* p, const char* fn) {
+  if (__builtin_expect(segment_kind(p) == SegmentKind::Small, 1)) {
+    const SmallLookup lk = small_lookup(p);
+    if (__builtin_expect(!lk.block_start, 0)) misuse(fn, "invalid pointer (not the start of a block)", p);
+    u64* w = static_cast<u64*>(p);
+    if (__builtin_expect(w[1] == free_tag(p), 0)) misuse(fn, "double free", p);
+    Bin& b = t_cache.bins[lk.cls];
+    *static_cast<void**>(p) = b.head;
+    w[1] = free_tag(p);
+    b.head = p;
+    if (__builtin_expect(++b.count > b.limit, 0)) cache_overflow(lk.cls);
+    return;
+  }
+  deallocate_slow(p, fn);
+}
+
+}  // namespace strata::rt

@@ -1,0 +1,80 @@
+// strata runtime: the central heaps, shared by all threads, each behind a lock.
+//
+//  - SmallHeap: the slab+buddy Heap engine over Small segments. Thread caches
+//    take and return blocks in batches, so its lock is taken once per batch.
+//  - MediumHeap: the TLSF engine over Medium segments, for blocks too big for
+//    the slab classes and too small to deserve their own segments.
+//
+// Both grow by asking the page source for another segment when the engine
+// answers NoMemory, and both report any block the engine refuses to take back
+// (double free, pointer into a block, pointer never handed out) as misuse.
+#pragma once
+#include "engine_config.hpp"
+#include "layout.hpp"
+#include "lock.hpp"
+
+namespace strata::rt {
+
+class SmallHeap {
+ public:
+  constexpr SmallHeap() = default;
+
+  /// Up to n blocks of class cls into out; returns how many (0 = out of memory).
+  usize alloc_batch(u32 cls, void** out, usize n);
+
+  /// Takes n blocks back (any classes). Aborts naming `fn` on a block the heap
+  /// did not hand out or already has.
+  void dealloc_batch(void* const* blocks, usize n, const char* fn);
+
+  /// A single block of size/align through the engine (no thread cache): for
+  /// aligned requests no class can honour. Null when out of memory.
+  void* alloc(usize size, usize align);
+
+  /// Gives free runs of whole pages back to the OS; returns the bytes advised away.
+  usize purge();
+
+  /// Engine statistics, read under the lock.
+  void stats(usize& used, usize& total);
+
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  void reset_lock_in_child() { lock_.reset(); }
+
+ private:
+  bool grow();  // adds one Small segment; lock held
+  Lock lock_{};
+  bool initialised_ = false;
+  SmallEngine engine_{};
+};
+
+class MediumHeap {
+ public:
+  constexpr MediumHeap() = default;
+
+  /// A block of at least size bytes aligned to align; null when out of memory.
+  void* alloc(usize size, usize align);
+  /// Frees p (a Medium-segment pointer); aborts naming fn on misuse.
+  void dealloc(void* p, const char* fn);
+  /// Usable bytes of live block p; aborts naming fn on misuse.
+  usize usable_size(const void* p, const char* fn);
+  /// Resizes p in place to new_size when its neighbour allows; false otherwise.
+  bool resize_in_place(void* p, usize new_size);
+  /// As SmallHeap::purge.
+  usize purge();
+  void stats(usize& used, usize& total);
+
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  void reset_lock_in_child() { lock_.reset(); }
+
+ private:
+  bool grow(usize min_bytes);  // lock held
+  Lock lock_{};
+  bool initialised_ = false;
+  MediumEngine engine_{};
+};
+
+extern SmallHeap g_small;
+extern MediumHeap g_medium;
+
+}  // namespace strata::rt

@@ -1,0 +1,110 @@
+// strata runtime: initialisation, fork safety, purge clock, exit statistics.
+//
+// Initialisation is constant (every global is constinit) plus a short lazy
+// step on the first slow path: the double-free secret, the options. Neither
+// allocates, so the first malloc may come from the dynamic loader, from a
+// constructor or from inside dlsym. What may allocate (pthread_atfork,
+// pthread_key_create, atexit) runs after the state is ready and the init lock
+// is released, so a recursive malloc is served normally.
+#include "lifecycle.hpp"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+
+#include "alloc.hpp"
+#include "central.hpp"
+#include "lock.hpp"
+#include "options.hpp"
+#include "os.hpp"
+#include "page_source.hpp"
+#include "stats.hpp"
+
+namespace strata::rt {
+namespace {
+constinit Lock g_init_lock{};
+constinit u32 g_init_state = 0;  // 0 not started, 1 running, 2 ready
+constinit u32 g_post_init_done = 0;
+constinit u64 g_last_purge_ms = 0;
+constinit thread_local u32 t_purge_tick = 0;
+constinit bool g_fork_skipped = false;
+
+u64 random_secret() {
+  // 16 random bytes the kernel gives every process (no syscall, no allocation).
+  u64 s = 0;
+  if (auto* r = reinterpret_cast<const u64*>(::getauxval(AT_RANDOM))) s = r[0] ^ (r[1] << 1);
+  s ^= reinterpret_cast<uptr>(&s) * 0x9e3779b97f4a7c15ull;
+  return s == 0 ? 0x5bd1e9955bd1e995ull : s;
+}
+
+// fork(): every strata lock is taken before the fork, in one fixed order
+// (heaps, then the page source, which heaps call into), and released in both
+// processes after it. A fork from a signal handler that interrupted strata on
+// this very thread must not wait for itself: then nothing is locked (POSIX
+// only allows that case in a single-threaded process).
+void fork_prepare() {
+  g_fork_skipped = t_locks_held != 0;
+  if (g_fork_skipped) return;
+  g_init_lock.lock();
+  g_small.lock();
+  g_medium.lock();
+  g_page_source.lock();
+}
+void fork_parent() {
+  if (g_fork_skipped) return;
+  g_page_source.unlock();
+  g_medium.unlock();
+  g_small.unlock();
+  g_init_lock.unlock();
+}
+void fork_child() {
+  if (g_fork_skipped) return;
+  // The child has one thread; it holds every lock: reset them (and the count).
+  g_page_source.reset_lock_in_child();
+  g_medium.reset_lock_in_child();
+  g_small.reset_lock_in_child();
+  g_init_lock.reset();
+  t_locks_held = 0;
+}
+
+void at_exit_stats() {
+  if (g_options.stats_print) print_stats_to_stderr();
+}
+
+void post_init() {
+  if (__atomic_exchange_n(&g_post_init_done, 1u, __ATOMIC_ACQ_REL) != 0) return;
+  register_thread_exit_key();
+  ::pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (g_options.stats_print) ::atexit(at_exit_stats);
+}
+}  // namespace
+
+void ensure_initialised() {
+  if (__builtin_expect(__atomic_load_n(&g_init_state, __ATOMIC_ACQUIRE) == 2, 1)) return;
+  g_init_lock.lock();
+  if (g_init_state == 0) {
+    g_init_state = 1;
+    (void)os::page_size();
+    g_tag_secret = random_secret();
+    load_options();
+    g_last_purge_ms = os::now_ms();
+    __atomic_store_n(&g_init_state, 2u, __ATOMIC_RELEASE);
+  }
+  g_init_lock.unlock();
+  post_init();
+}
+
+void maybe_purge() {
+  if ((++t_purge_tick & 63) != 0) return;
+  const i64 delay = g_options.purge_delay_ms;
+  if (delay < 0) return;
+  const u64 now = os::now_ms();
+  u64 last = __atomic_load_n(&g_last_purge_ms, __ATOMIC_RELAXED);
+  if (now - last < static_cast<u64>(delay)) return;
+  // One thread wins the pass; the others go on.
+  if (!__atomic_compare_exchange_n(&g_last_purge_ms, &last, now, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+  g_small.purge();
+  g_medium.purge();
+}
+
+}  // namespace strata::rt

@@ -1,0 +1,96 @@
+// strata runtime: Linux implementation of the OS layer.
+#include "os.hpp"
+
+#include <errno.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace strata::os {
+namespace {
+constinit usize g_page_size = 0;
+
+void* map_raw(usize bytes, int prot) {
+  void* p = ::mmap(nullptr, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Maps bytes+align-page, then unmaps the misaligned head and the tail, so the
+// result is aligned without wasting address space.
+void* map_aligned_raw(usize bytes, usize align, int prot) {
+  if (align <= page_size()) return map_raw(bytes, prot);
+  usize span = 0;
+  if (__builtin_add_overflow(bytes, align - page_size(), &span)) return nullptr;
+  char* raw = static_cast<char*>(map_raw(span, prot));
+  if (raw == nullptr) return nullptr;
+  const uptr start = reinterpret_cast<uptr>(raw);
+  const uptr aligned = (start + align - 1) & ~(static_cast<uptr>(align) - 1);
+  const usize head = aligned - start;
+  const usize tail = span - head - bytes;
+  if (head != 0) ::munmap(raw, head);
+  if (tail != 0) ::munmap(reinterpret_cast<char*>(aligned) + bytes, tail);
+  return reinterpret_cast<void*>(aligned);
+}
+}  // namespace
+
+usize page_size() {
+  if (g_page_size == 0) {
+    unsigned long v = ::getauxval(AT_PAGESZ);
+    g_page_size = v != 0 ? static_cast<usize>(v) : 4096;
+  }
+  return g_page_size;
+}
+
+void* reserve_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_NONE); }
+
+bool commit(void* p, usize bytes) { return ::mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0; }
+
+void decommit(void* p, usize bytes) {
+  const int saved = errno;
+  // A fresh PROT_NONE mapping over the range releases pages and commit charge.
+  ::mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  errno = saved;
+}
+
+void purge(void* p, usize bytes) {
+  const int saved = errno;  // free() must preserve errno
+  ::madvise(p, bytes, MADV_DONTNEED);
+  errno = saved;
+}
+
+void release(void* p, usize bytes) {
+  const int saved = errno;
+  ::munmap(p, bytes);
+  errno = saved;
+}
+
+void* map_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_READ | PROT_WRITE); }
+
+void write_stderr(const char* s, usize n) {
+  while (n > 0) {
+    ssize_t w = ::write(2, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<usize>(w);
+  }
+}
+
+u64 now_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<u64>(ts.tv_sec) * 1000u + static_cast<u64>(ts.tv_nsec) / 1000000u;
+}
+
+usize address_space_limit() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return USIZE_MAX;
+  return static_cast<usize>(rl.rlim_cur);
+}
+
+i32 thread_id() { return static_cast<i32>(::syscall(SYS_gettid)); }
+
+}  // namespace strata::os

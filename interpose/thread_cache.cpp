@@ -1,0 +1,117 @@
+// strata runtime: per-thread cache slow paths (refill, overflow, thread exit).
+#include "thread_cache.hpp"
+
+#include <pthread.h>
+
+#include "alloc.hpp"
+#include "central.hpp"
+#include "options.hpp"
+
+namespace strata::rt {
+
+constinit thread_local ThreadCache t_cache{};
+constinit u64 g_tag_secret = 0;
+
+namespace {
+/// Largest batch moved between a bin and the central heap at once.
+constexpr usize MAX_BATCH = 128;
+
+constinit pthread_key_t g_exit_key = 0;
+constinit bool g_exit_key_ok = false;
+
+/// How many blocks of class cls a thread may cache: about `tcache_bytes`
+/// worth per class, at least 4 and at most 2 * MAX_BATCH blocks.
+u32 limit_for(u32 cls) {
+  const usize size = small_class_size(cls);
+  usize lim = g_options.tcache_class_bytes / size;
+  if (lim < 4) lim = 4;
+  if (lim > 2 * MAX_BATCH) lim = 2 * MAX_BATCH;
+  return g_options.tcache_enabled ? static_cast<u32>(lim) : 0;
+}
+
+void on_thread_exit(void*) {
+  t_cache.state = CacheState::Dead;
+  // Limit 0: any later free (from other TLS destructors) overflows at once
+  // and goes straight back to the central heap.
+  for (Bin& b : t_cache.bins) b.limit = 0;
+  cache_flush_all();
+}
+
+void setup_thread() {
+  ensure_initialised();
+  for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) t_cache.bins[c].limit = limit_for(c);
+  t_cache.state = CacheState::Live;
+  // After Live: if setspecific allocates (keys >= 32), that malloc is served normally.
+  if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
+}
+
+// Gives the blocks of `b` beyond the first `keep` back to the central heap.
+// The first blocks are the most recently freed (cache-hot): they stay.
+void flush_bin(Bin& b, u32 keep) {
+  void** link = &b.head;
+  for (u32 i = 0; i < keep && *link != nullptr; ++i) link = static_cast<void**>(*link);
+  void* cur = *link;
+  *link = nullptr;
+  void* batch[MAX_BATCH];
+  usize n = 0;
+  while (cur != nullptr) {
+    batch[n++] = cur;
+    cur = *static_cast<void**>(cur);
+    if (n == MAX_BATCH) {
+      g_small.dealloc_batch(batch, n, "free");
+      n = 0;
+    }
+  }
+  if (n != 0) g_small.dealloc_batch(batch, n, "free");
+  b.count = keep < b.count ? keep : b.count;
+}
+}  // namespace
+
+void register_thread_exit_key() {
+  if (!g_exit_key_ok && ::pthread_key_create(&g_exit_key, on_thread_exit) == 0) g_exit_key_ok = true;
+}
+
+void* cache_refill(u32 cls) {
+  if (t_cache.state != CacheState::Live) {
+    if (t_cache.state == CacheState::Fresh) {
+      setup_thread();
+    }
+    if (t_cache.state == CacheState::Dead || t_cache.bins[cls].limit == 0) {
+      void* one = nullptr;
+      if (g_small.alloc_batch(cls, &one, 1) == 0) return nullptr;
+      static_cast<u64*>(one)[1] = 0;
+      return one;
+    }
+  }
+  Bin& b = t_cache.bins[cls];
+  usize want = b.limit / 2 + 1;
+  if (want > MAX_BATCH) want = MAX_BATCH;
+  void* batch[MAX_BATCH];
+  const usize n = g_small.alloc_batch(cls, batch, want);
+  if (n == 0) return nullptr;
+  // Every block in a bin is free and carries its tag, fresh ones included.
+  for (usize i = n; i-- > 1;) {
+    *static_cast<void**>(batch[i]) = b.head;
+    static_cast<u64*>(batch[i])[1] = free_tag(batch[i]);
+    b.head = batch[i];
+  }
+  b.count += static_cast<u32>(n - 1);
+  static_cast<u64*>(batch[0])[1] = 0;
+  return batch[0];
+}
+
+void cache_overflow(u32 cls) {
+  if (t_cache.state == CacheState::Fresh) {
+    setup_thread();
+    if (t_cache.bins[cls].count <= t_cache.bins[cls].limit) return;
+  }
+  Bin& b = t_cache.bins[cls];
+  flush_bin(b, t_cache.state == CacheState::Live ? b.limit / 2 : 0);
+}
+
+void cache_flush_all() {
+  for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c)
+    if (t_cache.bins[c].count != 0) flush_bin(t_cache.bins[c], 0);
+}
+
+}  // namespace strata::rt

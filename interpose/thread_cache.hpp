@@ -1,0 +1,58 @@
+// strata runtime: the per-thread front cache.
+//
+// Each thread keeps, per size class, a singly linked list of free blocks
+// (linked through the block's first word). malloc pops, free pushes: no lock
+// and no atomic read-modify-write on that path. A list that runs dry is
+// refilled with a batch from the central SmallHeap; one that grows past its
+// limit gives half back in a batch. Blocks freed by another thread simply join
+// the freeing thread's cache and reach the central heap by the same batches.
+//
+// Double free: free() stores tag(p) = p ^ secret in the freed block's second
+// word and malloc() clears it when it hands the block out again, so a block
+// whose second word already holds its tag is a block that is free right now,
+// in whatever cache or central list it sits: free() aborts on it. (A program
+// would have to store that exact 64-bit value itself for a false alarm.)
+//
+// Thread exit: a pthread key destructor gives every cached block back; after
+// that the thread's cache is marked Dead and the thread's later calls (from
+// other destructors) go straight to the central heap.
+#pragma once
+#include "engine_config.hpp"
+#include "layout.hpp"
+
+namespace strata::rt {
+
+struct Bin {
+  void* head = nullptr;  ///< first free block; its word 0 links the next
+  u32 count = 0;         ///< blocks in the list
+  u32 limit = 0;         ///< flush when count exceeds this (0 until the thread is set up)
+};
+
+enum class CacheState : u8 { Fresh = 0, Live = 1, Dead = 2 };
+
+struct ThreadCache {
+  Bin bins[NUM_SMALL_CLASSES];
+  CacheState state = CacheState::Fresh;
+};
+
+/// This thread's cache (static TLS, initial-exec: no allocation to reach it).
+extern thread_local ThreadCache t_cache;
+
+/// Process secret for double-free tags (random, set once at init; never 0 after).
+extern u64 g_tag_secret;
+
+/// Tag a freed block carries in its second word.
+inline u64 free_tag(const void* p) { return reinterpret_cast<uptr>(p) ^ g_tag_secret; }
+
+/// Slow path of malloc for class cls: sets the thread up if needed, refills
+/// the bin from the central heap, returns one block (null: out of memory).
+void* cache_refill(u32 cls);
+
+/// Slow path of free: the bin of cls is over its limit (or the thread is not
+/// set up, or dead); gives blocks back so the bin is at half its limit.
+void cache_overflow(u32 cls);
+
+/// Gives every cached block of this thread back (thread exit, malloc_trim).
+void cache_flush_all();
+
+}  // namespace strata::rt
