@@ -19,13 +19,18 @@ inline void* alloc_class(u32 cls) {
   void* p = b.head;
   if (p != nullptr) {
     b.head = *static_cast<void**>(p);
-    --b.count;
+    ++b.room;
     static_cast<u64*>(p)[1] = 0;
     return p;
   }
   return cache_refill(cls);
 }
 }  // namespace
+
+void* allocate_after_fast(usize n) {
+  if (n <= SMALL_FAST_MAX) return cache_refill(small_class_of(n));
+  return allocate_slow(n);
+}
 
 void* allocate_slow(usize n) {
   if (n > MAX_OBJECT_SIZE) return nullptr;

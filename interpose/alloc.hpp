@@ -43,21 +43,29 @@ inline bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind:
 /// Makes sure process-wide state is set up (idempotent, re-entrancy safe).
 void ensure_initialised();
 
-/// Fast path of malloc: a pop from this thread's bin.
-inline void* allocate(usize n) {
+/// The fast path of malloc alone: a pop from this thread's bin, or null when
+/// the request needs a slow path (bin empty, not small). Never fails otherwise.
+inline void* allocate_fast(usize n) {
   if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) {
-    const u32 cls = small_class_of(n);
-    Bin& b = t_cache.bins[cls];
+    Bin& b = t_cache.bins[small_class_of(n)];
     void* p = b.head;
     if (__builtin_expect(p != nullptr, 1)) {
       b.head = *static_cast<void**>(p);
-      --b.count;
+      ++b.room;
       static_cast<u64*>(p)[1] = 0;  // clear the free tag: the block is live again
       return p;
     }
-    return cache_refill(cls);
   }
-  return allocate_slow(n);
+  return nullptr;
+}
+
+/// Every path of malloc after allocate_fast declined (out of line).
+void* allocate_after_fast(usize n);
+
+/// malloc without errno: the fast path inline, the rest out of line.
+inline void* allocate(usize n) {
+  void* p = allocate_fast(n);
+  return __builtin_expect(p != nullptr, 1) ? p : allocate_after_fast(n);
 }
 
 /// Fast path of free: validate p as a live small block, push it on this
@@ -72,10 +80,10 @@ inline void deallocate(void* p, const char* fn) {
     *static_cast<void**>(p) = b.head;
     w[1] = free_tag(p);
     b.head = p;
-    if (__builtin_expect(++b.count > b.limit, 0)) cache_overflow(lk.cls);
+    if (__builtin_expect(--b.room < 0, 0)) return cache_overflow(lk.cls);
     return;
   }
-  deallocate_slow(p, fn);
+  return deallocate_slow(p, fn);
 }
 
 }  // namespace strata::rt

@@ -28,8 +28,20 @@ inline constexpr usize SMALL_FAST_MAX = SmallClasses::MAX_SIZE;
 static_assert(SMALL_FAST_MAX == SMALL_MAX, "routing threshold = largest slab class");
 static_assert(SmallClasses::MIN_ALIGN >= MIN_ALIGN, "every class keeps malloc's 16-byte alignment");
 
+/// Size -> class for every small size in one byte load: entry i answers
+/// sizes (16 (i-1), 16 i] (every class size is a multiple of 16).
+struct SmallClassTable {
+  u8 cls[SMALL_FAST_MAX / 16 + 1];
+};
+inline constexpr SmallClassTable SMALL_CLASS_TABLE = [] {
+  SmallClassTable t{};
+  for (usize i = 0; i <= SMALL_FAST_MAX / 16; ++i) t.cls[i] = static_cast<u8>(SmallClasses::class_for_size(i * 16));
+  return t;
+}();
+static_assert(NUM_SMALL_CLASSES < 256);
+
 /// Class of an n-byte request, n <= SMALL_FAST_MAX.
-inline u32 small_class_of(usize n) { return SmallClasses::class_for_size(n); }
+inline u32 small_class_of(usize n) { return SMALL_CLASS_TABLE.cls[(n + 15) >> 4]; }
 /// Class for n bytes aligned to align, or NO_SMALL_CLASS.
 inline u32 small_class_for(usize n, usize align) { return SmallClasses::class_for(n, align); }
 /// Block bytes of class cls.

@@ -23,6 +23,12 @@ void* fail_nomem() {
   return nullptr;
 }
 
+// malloc after its fast path declined: refill, medium, huge, errno.
+[[gnu::noinline]] void* malloc_slow(usize n) {
+  void* p = allocate_after_fast(n);
+  return p != nullptr ? p : fail_nomem();
+}
+
 // glibc's memalign: alignments up to MIN_ALIGN are plain malloc; a
 // non-power-of-two alignment is rounded up; one above SIZE_MAX/2+1 is EINVAL.
 void* memalign_impl(usize align, usize n) {
@@ -44,8 +50,8 @@ void* memalign_impl(usize align, usize n) {
 extern "C" {
 
 STRATA_EXPORT void* strata_malloc(size_t n) noexcept {
-  void* p = allocate(n);
-  return __builtin_expect(p != nullptr, 1) ? p : fail_nomem();
+  void* p = allocate_fast(n);
+  return __builtin_expect(p != nullptr, 1) ? p : malloc_slow(n);
 }
 
 STRATA_EXPORT void strata_free(void* p) noexcept { deallocate(p, "free"); }

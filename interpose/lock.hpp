@@ -16,7 +16,7 @@ struct YieldRelax {
 };
 
 /// Number of strata locks the calling thread holds right now.
-extern thread_local u32 t_locks_held;
+extern constinit thread_local u32 t_locks_held;
 
 class Lock {
  public:

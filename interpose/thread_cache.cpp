@@ -33,13 +33,20 @@ void on_thread_exit(void*) {
   t_cache.state = CacheState::Dead;
   // Limit 0: any later free (from other TLS destructors) overflows at once
   // and goes straight back to the central heap.
-  for (Bin& b : t_cache.bins) b.limit = 0;
+  for (Bin& b : t_cache.bins) {
+    b.room -= static_cast<i32>(b.limit);
+    b.limit = 0;
+  }
   cache_flush_all();
 }
 
 void setup_thread() {
   ensure_initialised();
-  for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) t_cache.bins[c].limit = limit_for(c);
+  for (Bin& b : t_cache.bins) {
+    const u32 lim = limit_for(static_cast<u32>(&b - t_cache.bins));
+    b.room += static_cast<i32>(lim - b.limit);
+    b.limit = lim;
+  }
   t_cache.state = CacheState::Live;
   // After Live: if setspecific allocates (keys >= 32), that malloc is served normally.
   if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
@@ -63,7 +70,8 @@ void flush_bin(Bin& b, u32 keep) {
     }
   }
   if (n != 0) g_small.dealloc_batch(batch, n, "free");
-  b.count = keep < b.count ? keep : b.count;
+  const u32 kept = keep < b.count() ? keep : b.count();
+  b.room = static_cast<i32>(b.limit) - static_cast<i32>(kept);
 }
 }  // namespace
 
@@ -95,7 +103,7 @@ void* cache_refill(u32 cls) {
     static_cast<u64*>(batch[i])[1] = free_tag(batch[i]);
     b.head = batch[i];
   }
-  b.count += static_cast<u32>(n - 1);
+  b.room -= static_cast<i32>(n - 1);
   static_cast<u64*>(batch[0])[1] = 0;
   return batch[0];
 }
@@ -103,7 +111,7 @@ void* cache_refill(u32 cls) {
 void cache_overflow(u32 cls) {
   if (t_cache.state == CacheState::Fresh) {
     setup_thread();
-    if (t_cache.bins[cls].count <= t_cache.bins[cls].limit) return;
+    if (t_cache.bins[cls].room >= 0) return;
   }
   Bin& b = t_cache.bins[cls];
   flush_bin(b, t_cache.state == CacheState::Live ? b.limit / 2 : 0);
@@ -111,7 +119,7 @@ void cache_overflow(u32 cls) {
 
 void cache_flush_all() {
   for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c)
-    if (t_cache.bins[c].count != 0) flush_bin(t_cache.bins[c], 0);
+    if (t_cache.bins[c].count() != 0) flush_bin(t_cache.bins[c], 0);
 }
 
 }  // namespace strata::rt

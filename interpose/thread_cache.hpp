@@ -24,8 +24,9 @@ namespace strata::rt {
 
 struct Bin {
   void* head = nullptr;  ///< first free block; its word 0 links the next
-  u32 count = 0;         ///< blocks in the list
-  u32 limit = 0;         ///< flush when count exceeds this (0 until the thread is set up)
+  i32 room = 0;          ///< limit - blocks in the list; free() overflows when it goes below 0
+  u32 limit = 0;         ///< most blocks the list may hold (0 until the thread is set up)
+  u32 count() const { return static_cast<u32>(static_cast<i32>(limit) - room); }
 };
 
 enum class CacheState : u8 { Fresh = 0, Live = 1, Dead = 2 };
@@ -36,7 +37,7 @@ struct ThreadCache {
 };
 
 /// This thread's cache (static TLS, initial-exec: no allocation to reach it).
-extern thread_local ThreadCache t_cache;
+extern constinit thread_local ThreadCache t_cache;
 
 /// Process secret for double-free tags (random, set once at init; never 0 after).
 extern u64 g_tag_secret;
