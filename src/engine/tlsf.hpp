@@ -94,15 +94,24 @@ class Tlsf {
   /// size is rounded down to a multiple of ALIGN and must then lie in
   /// [MIN_POOL_SIZE, MAX_POOL_SIZE]; otherwise InvalidParam. A pool overlapping one
   /// already added gives MemoryOverlap. The caller keeps the memory alive and
-  /// untouched for the engine's life. The pool becomes one free block.
+  /// untouched for the engine's life. The pool becomes one free block; a pool
+  /// that touches another one (ends where it starts or starts where it ends) is
+  /// joined with it while the joined pool stays within MAX_POOL_SIZE, so memory
+  /// added piece by piece from one reservation behaves as one pool (blocks may
+  /// span the seams, and dealloc's pool lookup stays short). O(pools).
   Result<void> add_memory(void* start, usize size) {
     const uptr s = reinterpret_cast<uptr>(start);
     size = align_down(size, ALIGN);
     uptr e = 0;
     if (s == 0 || !is_aligned(s, ALIGN) || size < MIN_POOL_SIZE || size > MAX_POOL_SIZE || !checked_add(s, size, e))
       return AllocError::InvalidParam;
-    for (const Pool* p = pools_; p != nullptr; p = p->next)
+    Pool* below = nullptr;
+    Pool* above = nullptr;
+    for (Pool* p = pools_; p != nullptr; p = p->next) {
       if (s < p->end && p->start() < e) return AllocError::MemoryOverlap;
+      if (p->end == s) below = p;
+      if (p->start() == e) above = p;
+    }
     Pool* pool = reinterpret_cast<Pool*>(start);
     pool->next = pools_;
     pool->end = e;
@@ -114,6 +123,8 @@ class Tlsf {
     first->size_flags = pool->block_bytes();  // used, no PREV_FREE: release() frees it
     total_ += pool->block_bytes();
     release(first);
+    if (below != nullptr && join(below, pool)) pool = below;
+    if (above != nullptr) join(pool, above);
     return ok();
   }
 
@@ -208,7 +219,7 @@ class Tlsf {
     for (u64 fl_map = fl_bitmap_; fl_map != 0; fl_map &= fl_map - 1) {
       const u32 fl = ctz64(fl_map);
       for (u64 sl_map = sl_bitmap_[fl]; sl_map != 0; sl_map &= sl_map - 1) {
-        for (Block* b = heads_[fl][ctz64(sl_map)]; b != nullptr; b = b->next_free) {
+        for (Block* b = heads_[fl * SL_COUNT + ctz64(sl_map)]; b != nullptr; b = b->next_free) {
           const usize run = b->size() - FREE_RUN_SKIP;
           if (run != 0 && run >= min_bytes) f(reinterpret_cast<void*>(b->addr() + sizeof(Block)), run);
         }
@@ -263,8 +274,8 @@ class Tlsf {
   }
 
   /// First free block of at least `search` bytes, or null. O(1): two bitmap scans
-  /// from the rounded-up class; failing that, the head of the request's own class
-  /// (so a request for a whole free pool still fits).
+  /// from the rounded-up class; failing that, the head of the class below it,
+  /// the request's own class (so a request for a whole free pool still fits).
   Block* find_free(usize search) const {
     const typename Classes::Index at = Classes::index_for_request(search);
     if (at.fl < FL_COUNT) {
@@ -277,21 +288,23 @@ class Tlsf {
           sl_map = sl_bitmap_[fl];
         }
       }
-      if (sl_map != 0) return heads_[fl][ctz64(sl_map)];
+      if (sl_map != 0) return heads_[fl * SL_COUNT + ctz64(sl_map)];
     }
-    const typename Classes::Index own = Classes::index_of(search);
-    Block* head = heads_[own.fl][own.sl];
+    // The class just below `at` holds the blocks that may or may not fit (lists
+    // are flat, fl-major, so it is the previous slot; at >= (0, 2) as search >=
+    // MIN_BLOCK, and at == (FL_COUNT, 0) gives the very last class).
+    Block* head = heads_[at.fl * SL_COUNT + at.sl - 1];
     return head != nullptr && head->size() >= search ? head : nullptr;
   }
 
   /// Pushes free block b on the front of its class list and sets the bitmap bits.
   void link(Block* b) {
     const typename Classes::Index i = Classes::index_of(b->size());
-    Block* head = heads_[i.fl][i.sl];
+    Block* head = heads_[i.fl * SL_COUNT + i.sl];
     b->tag = 0;
     b->next_free = head;
     if (head != nullptr) head->tag = b->addr();
-    heads_[i.fl][i.sl] = b;
+    heads_[i.fl * SL_COUNT + i.sl] = b;
     sl_bitmap_[i.fl] |= u64{1} << i.sl;
     fl_bitmap_ |= u64{1} << i.fl;
   }
@@ -305,8 +318,8 @@ class Tlsf {
     if (prev != nullptr) {
       prev->next_free = next;
     } else {
-      STRATA_CHECK(heads_[i.fl][i.sl] == b, "tlsf: free list corrupt", b->addr());
-      heads_[i.fl][i.sl] = next;
+      STRATA_CHECK(heads_[i.fl * SL_COUNT + i.sl] == b, "tlsf: free list corrupt", b->addr());
+      heads_[i.fl * SL_COUNT + i.sl] = next;
       if (next == nullptr) {
         sl_bitmap_[i.fl] &= ~(u64{1} << i.sl);
         if (sl_bitmap_[i.fl] == 0) fl_bitmap_ &= ~(u64{1} << i.fl);
@@ -339,6 +352,23 @@ class Tlsf {
     link(b);
   }
 
+  /// Joins pool `upper`, which starts where `lower` ends, into `lower` unless the
+  /// result would exceed MAX_POOL_SIZE. The seam — lower's sentinel and upper's
+  /// pool header, exactly MIN_BLOCK bytes — becomes a block that is freed and
+  /// coalesces with the free blocks on either side of it.
+  bool join(Pool* lower, Pool* upper) {
+    if (upper->end - lower->start() > MAX_POOL_SIZE) return false;
+    Pool** link = &pools_;
+    while (*link != upper) link = &(*link)->next;
+    *link = upper->next;
+    Block* seam = lower->sentinel();
+    lower->end = upper->end;
+    seam->set_used(MIN_BLOCK);  // keeps PREV_FREE: whether lower's last block is free
+    total_ += detail::TLSF_POOL_OVERHEAD;
+    release(seam);
+    return true;
+  }
+
   /// Used block b (payload not yet aligned): moves its start forward so the
   /// payload is `align`-aligned, freeing the front gap (0 or >= MIN_BLOCK bytes;
   /// alloc searched for room). b's previous block is used (b was free), so the
@@ -369,7 +399,7 @@ class Tlsf {
     release(tail);
   }
 
-  Block* heads_[FL_COUNT][SL_COUNT] = {};  ///< free-list heads per class
+  Block* heads_[FL_COUNT * SL_COUNT] = {};  ///< free-list heads, class (fl, sl) at fl * SL_COUNT + sl
   u64 sl_bitmap_[FL_COUNT] = {};          ///< bit sl: list (fl, sl) non-empty
   u64 fl_bitmap_ = 0;                     ///< bit fl: sl_bitmap_[fl] != 0
   Pool* pools_ = nullptr;                 ///< pools, newest first

@@ -111,7 +111,8 @@ static_assert(TLSF_MIN_BLOCK >= sizeof(TlsfBlock) + TLSF_WORD, "a free block hol
 /// The frame of one pool: this header at the pool's start, then the blocks, then
 /// a sentinel — a used, zero-size header in the last G bytes — that stops the
 /// walk of next_phys() and carries PREV_FREE for the last real block. Pools are
-/// chained through `next` in the order they were added (newest first).
+/// chained through `next` in the order they were added (newest first); pools
+/// that touch are joined into one (see Tlsf::add_memory).
 struct TlsfPool {
   TlsfPool* next;
   uptr end;  ///< one past the pool's last byte
@@ -127,7 +128,10 @@ struct TlsfPool {
 
 static_assert(sizeof(TlsfPool) == TLSF_GRANULE, "the first block stays granule-aligned");
 
-/// Fixed pool overhead: the pool header plus the sentinel.
+/// Fixed pool overhead: the pool header plus the sentinel. Where two pools
+/// touch, the sentinel of the lower and the header of the upper form exactly
+/// one minimal block, which is how adjacent pools are joined.
 inline constexpr usize TLSF_POOL_OVERHEAD = sizeof(TlsfPool) + TLSF_HEADER;
+static_assert(TLSF_POOL_OVERHEAD == TLSF_MIN_BLOCK, "the seam of two joined pools is one minimal block");
 
 }  // namespace strata::detail

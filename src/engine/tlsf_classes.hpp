@@ -70,8 +70,21 @@ struct TlsfClasses {
   /// class boundary, then index_of. Precondition: size <= 2^MAX_POOL_LOG2; the
   /// result has fl == FL_COUNT when no class is large enough.
   static constexpr Index index_for_request(usize size) {
-    if (size >= SMALL_SIZE) size += (usize{1} << (log2_floor(size) - SL_LOG2)) - 1;  // < 2^(MAX_POOL_LOG2+1): no overflow
-    return index_of(size);
+    // Round up by one class width less one byte (the result stays below
+    // 2^(MAX_POOL_LOG2+1): no overflow) and truncate to the class. One log2
+    // only: when the rounding carries into the next octave, sl comes out as
+    // exactly SL_COUNT, which is class 0 of octave fl + 1.
+    u32 fl = 0;
+    u32 sl = 0;
+    if (size < SMALL_SIZE) {
+      sl = static_cast<u32>((size + GRANULE - 1) >> GRANULE_LOG2);
+    } else {
+      const u32 f = log2_floor(size);
+      const u32 shift = f - SL_LOG2;
+      fl = f - FL_SHIFT + 1;
+      sl = static_cast<u32>((size + (usize{1} << shift) - 1) >> shift) - SL_COUNT;
+    }
+    return sl == SL_COUNT ? Index{fl + 1, 0} : Index{fl, sl};
   }
 
   /// The smallest block size in list (fl, sl): the inverse of index_of.

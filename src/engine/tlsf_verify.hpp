@@ -75,8 +75,8 @@ bool Tlsf<Cfg>::verify(F on_error) const {
     if (fl >= FL_COUNT) continue;
     if (SL_COUNT < 64 && (sl_map >> (SL_COUNT % 64)) != 0) return fail("tlsf: bit beyond SL_COUNT", &sl_bitmap_[fl]);
     for (u32 sl = 0; sl < SL_COUNT; ++sl) {
-      const Block* head = heads_[fl][sl];
-      if (((sl_map >> sl) & 1) != (head != nullptr ? 1u : 0u)) return fail("tlsf: second-level bit wrong", &heads_[fl][sl]);
+      const Block* head = heads_[fl * SL_COUNT + sl];
+      if (((sl_map >> sl) & 1) != (head != nullptr ? 1u : 0u)) return fail("tlsf: second-level bit wrong", &heads_[fl * SL_COUNT + sl]);
       uptr back = 0;
       for (const Block* n = head; n != nullptr; n = n->next_free) {
         const Pool* pool = pools_;

@@ -119,6 +119,34 @@ TYPED_TEST(TlsfTest, CoalescesBackToOneBlock) {
 
 TYPED_TEST(TlsfTest, SeveralPools) { scenario_tlsf_multi_pool(this->engine, this->mem, ARENA_BYTES, this->chk); }
 
+TYPED_TEST(TlsfTest, TouchingPoolsAreJoined) { scenario_tlsf_join_pools(this->engine, this->mem, 1 << 20, this->chk); }
+
+/// Pools of at most 64 KiB, 4 second-level lists: the join limit within reach.
+struct Tiny {
+  static constexpr u32 SL_LOG2 = 2;
+  static constexpr u32 MAX_POOL_LOG2 = 16;
+};
+Tlsf<Tiny> g_tiny;
+
+TEST(TlsfConfig, PoolsAreNotJoinedPastTheLargestPool) {
+  auto& t = g_tiny;
+  u8* mem = g_arena.bytes;
+  const usize max = Tlsf<Tiny>::MAX_POOL_SIZE;
+  ASSERT_TRUE(t.init(mem, max).ok());
+  EXPECT_EQ(t.add_memory(mem + max, max + Tlsf<Tiny>::ALIGN).error(), AllocError::InvalidParam);
+  ASSERT_TRUE(t.add_memory(mem + max, max).ok());  // touching, but 2 * max is too large: two pools
+  EXPECT_EQ(t.total_bytes(), 2 * (max - (Tlsf<Tiny>::MIN_POOL_SIZE - Tlsf<Tiny>::MIN_BLOCK)));
+  const usize whole = scenario::tlsf_whole_pool_payload<Tlsf<Tiny>>(max);
+  void* a = t.alloc(whole, 1).value();
+  void* b = t.alloc(whole, 1).value();
+  EXPECT_NE(a, nullptr);
+  EXPECT_NE(b, nullptr);
+  EXPECT_EQ(t.available_bytes(), 0u);
+  EXPECT_TRUE(t.verify());
+  EXPECT_TRUE(t.dealloc(a).ok() && t.dealloc(b).ok());
+  EXPECT_TRUE(t.verify());
+}
+
 TYPED_TEST(TlsfTest, ResizeInPlace) { scenario_tlsf_resize(this->engine, this->mem, 1 << 16, this->chk); }
 
 TYPED_TEST(TlsfTest, FreeRunsAreInteriorsTheEngineNeverTouches) {
@@ -161,6 +189,18 @@ TYPED_TEST(TlsfTest, VerifyReportsCorruption) {
   ASSERT_TRUE(t.dealloc(b).ok());
 }
 
+TYPED_TEST(TlsfTest, CorruptBoundaryTagIsFatalNotFollowed) {
+  auto& t = this->engine;
+  ASSERT_TRUE(t.init(this->mem, 1 << 16).ok());
+  void* a = t.alloc(100, 1).value();
+  u8* b = static_cast<u8*>(t.alloc(100, 1).value());
+  ASSERT_TRUE(t.dealloc(a).ok());
+  // a's footer is the word just before b's header: aim it at b itself.
+  const uptr forged = reinterpret_cast<uptr>(b) - Tlsf<TypeParam>::BLOCK_OVERHEAD;
+  std::memcpy(b - Tlsf<TypeParam>::BLOCK_OVERHEAD - sizeof(uptr), &forged, sizeof forged);
+  EXPECT_DEATH((void)t.dealloc(b), "tlsf: corrupt boundary tag");
+}
+
 TYPED_TEST(TlsfTest, ClassMappingRoundTripsAboveFourGiB) {
   using C = detail::TlsfClasses<TypeParam::SL_LOG2, TypeParam::MAX_POOL_LOG2, Tlsf<TypeParam>::ALIGN>;
   for (u32 fl = 0; fl < C::FL_COUNT; ++fl) {
@@ -179,6 +219,25 @@ TYPED_TEST(TlsfTest, ClassMappingRoundTripsAboveFourGiB) {
   EXPECT_EQ(C::index_of(largest).fl, C::FL_COUNT - 1);
 }
 
+TYPED_TEST(TlsfTest, RequestClassIsTheFirstThatAlwaysFits) {
+  using C = detail::TlsfClasses<TypeParam::SL_LOG2, TypeParam::MAX_POOL_LOG2, Tlsf<TypeParam>::ALIGN>;
+  auto check = [](usize size) {
+    const auto r = C::index_for_request(size);
+    ASSERT_LE(r.fl, C::FL_COUNT) << size;
+    if (r.fl == C::FL_COUNT) {
+      ASSERT_GT(size, C::class_min(C::FL_COUNT - 1, C::SL_COUNT - 1)) << size;
+      return;
+    }
+    ASSERT_LT(r.sl, C::SL_COUNT) << size;
+    ASSERT_GE(C::class_min(r.fl, r.sl), size) << size;  // every block of the class fits
+    const usize prev = r.sl > 0 ? C::class_min(r.fl, r.sl - 1) : r.fl > 0 ? C::class_min(r.fl - 1, C::SL_COUNT - 1) : 0;
+    ASSERT_LT(prev, size) << size;  // and no smaller class would always fit
+  };
+  for (usize size = 1; size < (usize{1} << 16); ++size) check(size);
+  scenario::Rng rng(5);
+  for (int i = 0; i < 100000; ++i) check(static_cast<usize>(rng.range(1, usize{1} << TypeParam::MAX_POOL_LOG2)));
+}
+
 TEST(TlsfConfig, FirstLevelFollowsTheLargestPoolNotFourGiB) {
   using Host = Tlsf<TlsfDefaultConfig>;
   static_assert(sizeof(usize) != 8 || Host::MAX_POOL_SIZE == usize{1} << 48);
@@ -194,7 +253,8 @@ TEST(TlsfConfig, FirstLevelFollowsTheLargestPoolNotFourGiB) {
 }
 
 TYPED_TEST(TlsfTest, ByteModelMillionOps) {
-  for (u64 seed : {11u, 12u}) {
+  {
+    const u64 seed = 11 + Tlsf<TypeParam>::FL_COUNT;  // one run per configuration, each its own seed
     ASSERT_TRUE(this->engine.init(this->mem, ARENA_BYTES).ok());
     scenario::Region region{reinterpret_cast<uptr>(this->mem), ARENA_BYTES};
     scenario::ByteModelParams p;

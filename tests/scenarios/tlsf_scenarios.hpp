@@ -54,9 +54,9 @@ void scenario_tlsf_bad_input(T& t, u8* mem, usize n, Checker& chk) {
   void* below = reinterpret_cast<void*>(reinterpret_cast<uptr>(mem) - T::ALIGN * 4);
   SCEN_CHECK(chk, failed_with(t.add_memory(below, T::ALIGN * 5), AllocError::MemoryOverlap));
   SCEN_CHECK(chk, t.total_bytes() == total);
-  SCEN_CHECK(chk, t.add_memory(mem + half, half).ok());
+  SCEN_CHECK(chk, t.add_memory(mem + half, half).ok());  // adjacent: joined into one pool
   const usize total2 = t.total_bytes();
-  SCEN_CHECK(chk, total2 > total);
+  SCEN_CHECK(chk, total2 == total + half);
 
   // Alignment and size: zero/non-power-of-two align, sizes past MAX_OBJECT_SIZE
   // or near USIZE_MAX are InvalidParam; valid but unsatisfiable ones NoMemory.
@@ -69,7 +69,7 @@ void scenario_tlsf_bad_input(T& t, u8* mem, usize n, Checker& chk) {
   SCEN_CHECK(chk, failed_with(t.alloc(MAX_OBJECT_SIZE, 1), AllocError::NoMemory));
   SCEN_CHECK(chk, failed_with(t.alloc(MAX_OBJECT_SIZE, MAX_OBJECT_SIZE + 1), AllocError::NoMemory));  // sum overflows
   SCEN_CHECK(chk, failed_with(t.alloc(1, MAX_OBJECT_SIZE + 1), AllocError::NoMemory));
-  SCEN_CHECK(chk, failed_with(t.alloc(half, 1), AllocError::NoMemory));
+  SCEN_CHECK(chk, failed_with(t.alloc(n, 1), AllocError::NoMemory));
   SCEN_CHECK(chk, t.used_bytes() == 0 && t.total_bytes() == total2);
 
   // Frees of things never handed out.
@@ -226,6 +226,33 @@ void scenario_tlsf_multi_pool(T& t, u8* mem, usize n, Checker& chk) {
   usize runs = 0;
   t.for_each_free_run(1, [&runs](void*, usize) { ++runs; });
   SCEN_CHECK(chk, runs == 3 && t.used_bytes() == 0 && t.verify());
+}
+
+/// Pools that touch are joined: added above, below, and into the hole between
+/// two pools, with a live block at a seam, the pieces end as one pool whose
+/// whole block fits. n >= 64 KiB, multiple of 8 * ALIGN, 4n/8 <= MAX_POOL_SIZE.
+template <class T>
+void scenario_tlsf_join_pools(T& t, u8* mem, usize n, Checker& chk) {
+  const usize q = align_down(n / 4, T::ALIGN);
+  if (!SCEN_CHECK(chk, t.init(mem + q, q).ok())) return;
+  Result<void*> edge = t.alloc(tlsf_whole_pool_payload<T>(q) - 256, 1);  // leaves a small free tail
+  if (!SCEN_CHECK(chk, edge.ok())) return;
+  SCEN_CHECK(chk, t.add_memory(mem + 2 * q, q).ok());  // above: the tail, the seam and the new block merge
+  SCEN_CHECK(chk, t.total_bytes() == 2 * q - (T::MIN_POOL_SIZE - T::MIN_BLOCK) && t.verify());
+  Result<void*> rest = t.alloc(q + 128, 1);  // only fits across the seam
+  SCEN_CHECK(chk, rest.ok() && t.available_bytes() < T::MIN_BLOCK + 256);
+  if (rest.ok()) SCEN_CHECK(chk, t.dealloc(rest.value()).ok());
+  SCEN_CHECK(chk, t.add_memory(mem, q).ok());  // below, next to the live block's pool start
+  SCEN_CHECK(chk, t.add_memory(mem + 3 * q + q / 2, q / 2).ok());  // apart
+  SCEN_CHECK(chk, t.add_memory(mem + 3 * q, q / 2).ok());  // the hole: joins both sides
+  SCEN_CHECK(chk, t.total_bytes() == 4 * q - (T::MIN_POOL_SIZE - T::MIN_BLOCK) && t.verify());
+  SCEN_CHECK(chk, t.dealloc(edge.value()).ok());
+  usize runs = 0;
+  t.for_each_free_run(0, [&runs](void*, usize) { ++runs; });
+  SCEN_CHECK(chk, runs == 1);
+  Result<void*> w = t.alloc(tlsf_whole_pool_payload<T>(4 * q), 1);
+  if (SCEN_CHECK(chk, w.ok())) SCEN_CHECK(chk, t.dealloc(w.value()).ok());
+  SCEN_CHECK(chk, t.used_bytes() == 0 && t.verify());
 }
 
 /// try_resize_in_place: shrink frees the tail, grow takes a free next block,
