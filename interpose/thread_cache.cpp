@@ -5,6 +5,7 @@
 
 #include "alloc.hpp"
 #include "central.hpp"
+#include "lifecycle.hpp"
 #include "options.hpp"
 
 namespace strata::rt {
@@ -115,6 +116,7 @@ void cache_overflow(u32 cls) {
   }
   Bin& b = t_cache.bins[cls];
   flush_bin(b, t_cache.state == CacheState::Live ? b.limit / 2 : 0);
+  maybe_purge();
 }
 
 void cache_flush_all() {
