@@ -1,0 +1,461 @@
+// strata engine: Heap, slabs of size classes over a page Buddy.
+//
+// Requests that fit a size class of Cfg::Classes (with the alignment the class
+// naturally has) are cut from *spans*: power-of-two runs of pages taken from an
+// internal Buddy, aligned to their size, each holding blocks of one class.
+// Everything else (bigger than the largest class, or aligned beyond what any
+// class honours) is a *large* block: a buddy block of whole pages.
+//
+// Span life cycle, per class:
+//   partial list  spans with a free block and a live one (alloc takes the first)
+//   full          in no list; the first free puts it back on the partial list
+//   empty         the class's one *spare* span when Cfg::KEEP_SPARE_SPAN and the
+//                 class has none, else given back to the buddy at once. The
+//                 spare absorbs the alloc/free thrash at a span boundary (one
+//                 block allocated and freed in a loop would otherwise split and
+//                 merge buddy blocks every time); release_spare_spans() hands
+//                 the spares back (e.g. before purging memory to the OS), and
+//                 so does any span or large alloc the buddy cannot serve
+//                 before it answers NoMemory: spares never cost an allocation.
+// A new span carves its blocks lazily (a bump index), so it touches no memory.
+//
+// Pointer-only free. Region metadata (engine/heap_region.hpp) gives every page
+// a class byte and a span record; a slab block's span is the pointer masked by
+// the class's span size; a division-free multiply tells block starts from
+// interior pointers; one live bit per granule, out of band, tells live blocks
+// from free ones. So dealloc(p), usable_size(p) and lookup_in_region(base, p)
+// are O(1) once p's region is known (regions are found by a scan with a
+// last-hit hint), and a double free, a pointer into a block or one never
+// handed out is refused with NotAllocated before anything changes.
+//
+// Free small blocks: the Heap reads and writes only their first word (the free
+// list link); the hosted runtime keeps a double-free tag in the second word. A
+// span given back to the buddy is buddy memory again (its first
+// PageBuddy::FREE_LINK_BYTES hold the buddy's link).
+//
+// Not thread-safe: callers lock. constexpr-constructible (constinit globals).
+#pragma once
+#include "core/bits.hpp"
+#include "core/check.hpp"
+#include "core/list.hpp"
+#include "core/mem.hpp"
+#include "core/types.hpp"
+#include "engine/buddy.hpp"
+#include "engine/heap_region.hpp"
+#include "engine/size_classes.hpp"
+#include "strata/align.hpp"
+#include "strata/concepts.hpp"
+#include "strata/result.hpp"
+
+namespace strata {
+
+/// The seed design's heap: classes 64..4096 (powers of two), spans of 64 blocks.
+/// A Heap Cfg provides Classes (a SizeClassMap), BUDDY_MAX_ORDER (largest
+/// buddy block = page << BUDDY_MAX_ORDER) and KEEP_SPARE_SPAN.
+struct SeedHeapConfig {
+  using Classes = SeedClasses;
+  static constexpr u32 BUDDY_MAX_ORDER = sizeof(void*) == 8 ? 20 : 16;
+  static constexpr bool KEEP_SPARE_SPAN = true;
+};
+
+/// The malloc heap: 40 classes 16..32 KiB (<= 25% apart), spans 4..64 KiB.
+struct MallocHeapConfig {
+  using Classes = MallocClasses;
+  static constexpr u32 BUDDY_MAX_ORDER = sizeof(void*) == 8 ? 20 : 16;
+  static constexpr bool KEEP_SPARE_SPAN = true;
+};
+
+template <class Cfg>
+class Heap {
+  using Classes = typename Cfg::Classes;
+  using HeapRegion = detail::HeapRegion;
+  using SpanRecord = detail::SpanRecord;
+  using SpanKind = detail::SpanKind;
+
+ public:
+  /// "No slab class": class_for's answer for large requests, Lookup::cls of
+  /// non-slab memory.
+  static constexpr u32 NO_CLASS = ~u32{0};
+  /// Page size of the region metadata and of the buddy (the smallest span).
+  static constexpr u32 PAGE_SHIFT = Classes::MIN_SPAN_LOG2;
+  static constexpr usize PAGE_SIZE = usize{1} << PAGE_SHIFT;
+  /// Region starts must be multiples of this.
+  static constexpr usize REGION_ALIGN = 16;
+  struct BuddyCfg {
+    static constexpr usize MIN_BLOCK = PAGE_SIZE;
+    static constexpr u32 MAX_ORDER = Cfg::BUDDY_MAX_ORDER;
+  };
+  using PageBuddy = Buddy<BuddyCfg>;
+
+  /// Answer of lookup_in_region.
+  struct Lookup {
+    u32 cls;           ///< the slab class of p's page, NO_CLASS for non-slab memory
+    bool block_start;  ///< p is the first byte of a block slot of that class
+  };
+
+  constexpr Heap() = default;
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  /// Forgets all state and manages [start, start + size) alone (as add_memory).
+  Result<void> init(void* start, usize size) {
+    for (IntrusiveList& l : partial_) l.init();
+    for (SpanRecord*& s : spare_) s = nullptr;
+    spare_bytes_ = 0;
+    regions_ = last_ = nullptr;
+    used_ = 0;
+    buddy_.reset();
+    return add_memory(start, size);
+  }
+
+  /// Adds the disjoint region [start, start + size). Its first bytes become
+  /// the region metadata (engine/heap_region.hpp, ~1.8% with 4 KiB pages).
+  /// InvalidParam for a null or non-REGION_ALIGN start, a range wrapping the
+  /// address space, or a region without room for a page after its metadata;
+  /// MemoryOverlap when it overlaps a region already added.
+  Result<void> add_memory(void* start, usize size) {
+    const uptr s = reinterpret_cast<uptr>(start);
+    uptr e = 0;
+    if (s == 0 || !is_aligned(s, REGION_ALIGN) || !checked_add(s, size, e) || size < PAGE_SIZE)
+      return AllocError::InvalidParam;
+    for (const HeapRegion* r = regions_; r != nullptr; r = r->next)
+      if (s < r->start + r->size && r->start < e) return AllocError::MemoryOverlap;
+    const detail::RegionLayout l = detail::region_layout(s, e, PAGE_SHIFT, GRANULE_SHIFT);
+    if (l.meta_end >= e) return AllocError::InvalidParam;
+    Result<detail::BuddyRegion*> b = buddy_.add_region(reinterpret_cast<void*>(l.meta_end), e - l.meta_end);
+    if (!b.ok()) return b.error();
+    HeapRegion* r = reinterpret_cast<HeapRegion*>(s);
+    *r = HeapRegion{regions_, s, size, s >> PAGE_SHIFT, b.value()->base, b.value()->end,
+                    reinterpret_cast<SpanRecord*>(l.spans), reinterpret_cast<u64*>(l.live), b.value()};
+    mem_set(detail::class_table(s), detail::NO_CLASS_BYTE, l.pages);
+    mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
+    mem_set(r->live, 0, l.live_words * sizeof(u64));
+    regions_ = r;
+    return ok();
+  }
+
+  /// A block of at least size bytes aligned to align (a power of two): a slab
+  /// block of class_for(size, align), else a large block of
+  /// next_pow2(max(size, align, PAGE_SIZE)) bytes. size 0 is served as 1.
+  /// InvalidParam for a bad align or size > MAX_OBJECT_SIZE; NoMemory (state
+  /// unchanged) when the buddy cannot supply a span or block.
+  Result<void*> alloc(usize size, usize align) {
+    if (!is_pow2(align) || size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
+    const u32 cls = Classes::class_for(size, align);
+    if (cls != NO_CLASS) {
+      void* p = nullptr;
+      return alloc_batch(cls, &p, 1) == 1 ? Result<void*>(p) : Result<void*>(AllocError::NoMemory);
+    }
+    const u32 order = PageBuddy::order_for(size, align);
+    if (order == PageBuddy::NO_ORDER) return AllocError::NoMemory;
+    Result<void*> r = buddy_alloc(order);
+    if (!r.ok()) return r;
+    SpanRecord& rec = record_of(region_holding(reinterpret_cast<uptr>(r.value())), reinterpret_cast<uptr>(r.value()));
+    rec.kind = SpanKind::Large;
+    rec.order = static_cast<u8>(order);
+    used_ += PAGE_SIZE << order;
+    return r;
+  }
+
+  /// Frees a block given only its pointer. NotAllocated (state unchanged) for
+  /// anything that is not the start of a live block of this heap: a double
+  /// free, a pointer into a block, a foreign pointer, null.
+  Result<void> dealloc(void* p) {
+    HeapRegion* r = find_region(reinterpret_cast<uptr>(p));
+    return r == nullptr ? Result<void>(AllocError::NotAllocated) : free_found(find_live(r, reinterpret_cast<uptr>(p)), p);
+  }
+
+  /// The ByteAllocator dealloc: as dealloc(p), and size/align must be what
+  /// p was allocated with, in the sense that alloc(size, align) would choose
+  /// the same class (or the same large block size); otherwise NotAllocated and
+  /// nothing changes. InvalidParam for a bad align or size.
+  Result<void> dealloc(void* p, usize size, usize align) {
+    if (!is_pow2(align) || size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
+    HeapRegion* r = find_region(reinterpret_cast<uptr>(p));
+    if (r == nullptr) return AllocError::NotAllocated;
+    const Found f = find_live(r, reinterpret_cast<uptr>(p));
+    const u32 want = Classes::class_for(size, align);
+    if (f.rec == nullptr || f.cls != want || (want == NO_CLASS && f.rec->order != PageBuddy::order_for(size, align)))
+      return AllocError::NotAllocated;
+    return free_found(f, p);
+  }
+
+  /// Usable bytes of the live block p (its class size, or its large block
+  /// size); NotAllocated as for dealloc(p).
+  Result<usize> usable_size(const void* p) const {
+    const HeapRegion* r = find_region(reinterpret_cast<uptr>(p));
+    if (r == nullptr) return AllocError::NotAllocated;
+    const Found f = find_live(r, reinterpret_cast<uptr>(p));
+    if (f.rec == nullptr) return AllocError::NotAllocated;
+    return f.cls != NO_CLASS ? usize{Classes::size(f.cls)} : PAGE_SIZE << f.rec->order;
+  }
+
+  /// The class alloc(size, align) uses, or NO_CLASS when it goes to the
+  /// buddy. align must be a power of two (precondition).
+  static u32 class_for(usize size, usize align) { return Classes::class_for(size, align); }
+  /// Block size of class cls < num_classes() (precondition).
+  static usize class_size(u32 cls) { return Classes::size(cls); }
+  static u32 num_classes() { return Classes::NUM_CLASSES; }
+  /// Span size of class cls < num_classes() (precondition): what one trip to
+  /// the buddy takes for the class, and what its spare holds.
+  static usize class_span_bytes(u32 cls) { return Classes::get(cls).span_bytes; }
+  /// Whether each class keeps one empty span (see the file comment).
+  static constexpr bool KEEP_SPARE_SPAN = Cfg::KEEP_SPARE_SPAN;
+
+  /// Writes up to n blocks of class cls to out and returns how many: fewer
+  /// than n only when memory ran out (0: NoMemory, or cls >= num_classes()).
+  /// The blocks' contents are unspecified. One span lookup per span, not per block.
+  usize alloc_batch(u32 cls, void** out, usize n) {
+    if (cls >= Classes::NUM_CLASSES) return 0;
+    const SizeClass& sc = Classes::get(cls);
+    usize got = 0;
+    while (got < n) {
+      SpanRecord* s = span_for_alloc(cls);
+      if (s == nullptr) break;
+      const uptr base = span_base(*s);
+      while (got < n && s->used < sc.blocks) out[got++] = take_block(*s, base, sc);
+      if (s->used == sc.blocks) IntrusiveList::remove(&s->link);
+    }
+    used_ += got * sc.size;
+    return got;
+  }
+
+  /// Frees n blocks (any classes, any regions) by pointer, in order. Stops at
+  /// the first that dealloc(p) refuses and returns NotAllocated: the blocks
+  /// before it are freed, it and the ones after are untouched.
+  Result<void> dealloc_batch(void* const* blocks, usize n) {
+    for (usize i = 0; i < n; ++i)
+      if (Result<void> r = dealloc(blocks[i]); !r.ok()) return r;
+    return ok();
+  }
+
+  /// O(1) page lookup for a caller that knows p's region: region_base is the
+  /// start handed to add_memory/init of the region holding p (precondition,
+  /// not checked). Reads one byte of metadata and the class table: cls is the
+  /// slab class of p's page (NO_CLASS for large blocks, free pages and
+  /// metadata), block_start says p starts a block slot of that class (live or
+  /// not: the slot check, not the liveness check). Lock-free use is safe for a
+  /// p the caller owns (its span cannot change class while p is live).
+  static Lookup lookup_in_region(const void* region_base, const void* p) {
+    const uptr b = reinterpret_cast<uptr>(region_base), a = reinterpret_cast<uptr>(p);
+    const u8 cls = detail::class_table(b)[(a >> PAGE_SHIFT) - (b >> PAGE_SHIFT)];
+    if (cls == detail::NO_CLASS_BYTE) return Lookup{NO_CLASS, false};
+    return Lookup{cls, Classes::is_block_offset(cls, a & (Classes::get(cls).span_bytes - 1))};
+  }
+
+  /// Calls f(void* run, usize bytes) for every free buddy run of at least
+  /// min_bytes (memory held by no span or block). f may discard a run's
+  /// memory (madvise) except its first PageBuddy::FREE_LINK_BYTES, and must
+  /// not call into this heap.
+  template <class F>
+  void for_each_free_run(usize min_bytes, F f) const {
+    buddy_.for_each_free_block(min_bytes, f);
+  }
+
+  /// Gives every class's spare empty span back to the buddy.
+  void release_spare_spans() {
+    for (SpanRecord*& s : spare_)
+      if (s != nullptr) release_span(*s), s = nullptr;
+    spare_bytes_ = 0;
+  }
+
+  /// Stats. total: bytes of all pages the buddy manages (metadata excluded);
+  /// used: bytes of live blocks (class sizes, large block sizes);
+  /// available = total - used (includes free slots in spans).
+  usize total_bytes() const { return buddy_.total_bytes(); }
+  usize used_bytes() const { return used_; }
+  usize available_bytes() const { return buddy_.total_bytes() - used_; }
+  /// Bytes in free buddy runs: held by no span (spare included) or block.
+  usize free_run_bytes() const { return buddy_.available_bytes(); }
+  /// Bytes held by the classes' spare (empty) spans.
+  usize spare_bytes() const { return spare_bytes_; }
+  /// Largest block the buddy can hand out right now.
+  usize largest_free_run() const { return buddy_.largest_free_block(); }
+
+  /// Expensive invariant walk for tests (engine/heap_verify.hpp lists what
+  /// it checks). on_error(const char* what, const void* where) hears about
+  /// the first violation.
+  template <class F>
+  bool verify(F on_error) const;
+  bool verify() const {
+    return verify([](const char*, const void*) {});
+  }
+
+ private:
+  static constexpr u32 GRANULE_SHIFT = log2_floor(Classes::MIN_ALIGN);
+  static_assert(((PAGE_SIZE >> GRANULE_SHIFT) % 64) == 0, "live bits fill whole words per page");
+  static_assert(Classes::get(Classes::NUM_CLASSES - 1).span_bytes <= (PAGE_SIZE << Cfg::BUDDY_MAX_ORDER));
+
+  /// A live block found by find_live: rec is null when p is not one.
+  struct Found {
+    SpanRecord* rec;
+    u32 cls;  ///< slab class, or NO_CLASS for a large block
+  };
+
+  HeapRegion* find_region(uptr a) const {
+    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
+    for (HeapRegion* r = regions_; r != nullptr; r = r->next)
+      if (a >= r->begin && a < r->end) return r;
+    return nullptr;
+  }
+  /// find_region for an address the buddy just handed out (never null).
+  HeapRegion* region_holding(uptr a) {
+    HeapRegion* r = find_region(a);
+    STRATA_CHECK(r != nullptr, "heap: buddy block outside every region", a);
+    return last_ = r;
+  }
+
+  static usize page_index(const HeapRegion& r, uptr a) { return (a >> PAGE_SHIFT) - r.first_page; }
+  static SpanRecord& record_of(HeapRegion* r, uptr a) {
+    SpanRecord& rec = r->spans[page_index(*r, a)];
+    rec.region = r;
+    return rec;
+  }
+  static uptr span_base(const SpanRecord& s) {
+    return (s.region->first_page + static_cast<usize>(&s - s.region->spans)) << PAGE_SHIFT;
+  }
+  static usize granule(const HeapRegion& r, uptr a) { return (a - (r.first_page << PAGE_SHIFT)) >> GRANULE_SHIFT; }
+
+  /// The live block starting at a in region r, if any. The class byte of a's
+  /// page picks slab or large; a slab block must start a slot of its span and
+  /// have its live bit; a large block is the first byte of a Large record's page.
+  Found find_live(const HeapRegion* r, uptr a) const {
+    const usize page = page_index(*r, a);
+    const u8 cls = detail::class_table(r->start)[page];
+    if (cls == detail::NO_CLASS_BYTE) {
+      SpanRecord* rec = &r->spans[page];
+      const bool live = rec->kind == SpanKind::Large && (a & (PAGE_SIZE - 1)) == 0;
+      return Found{live ? rec : nullptr, NO_CLASS};
+    }
+    const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
+    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, a)))
+      return Found{nullptr, cls};
+    return Found{&r->spans[page_index(*r, span)], cls};
+  }
+
+  /// Frees what find_live found at p (NotAllocated when it found nothing).
+  Result<void> free_found(Found f, void* p) {
+    if (f.rec == nullptr) return AllocError::NotAllocated;
+    SpanRecord& s = *f.rec;
+    last_ = s.region;
+    if (f.cls == NO_CLASS) {
+      used_ -= PAGE_SIZE << s.order;
+      s.kind = SpanKind::None;
+      const Result<void> r = buddy_.dealloc_in(s.region->buddy, p, s.order);
+      STRATA_CHECK(r.ok(), "heap: large block unknown to the buddy", p);
+      return ok();
+    }
+    const SizeClass& sc = Classes::get(f.cls);
+    detail::bit_clear(s.region->live, granule(*s.region, reinterpret_cast<uptr>(p)));
+    *static_cast<void**>(p) = s.free_list;  // word 0 only: the runtime owns word 1
+    s.free_list = p;
+    used_ -= sc.size;
+    if (s.used-- == sc.blocks && sc.blocks > 1) partial_[f.cls].push_front(&s.link);
+    if (s.used == 0) span_emptied(s);
+    return ok();
+  }
+
+  /// A span with a free slot for class cls: the first partial span, else the
+  /// spare, else a new span from the buddy; null when the buddy is out.
+  SpanRecord* span_for_alloc(u32 cls) {
+    SpanRecord* s = nullptr;
+    if (!partial_[cls].empty()) return reinterpret_cast<SpanRecord*>(partial_[cls].first());
+    if (spare_[cls] != nullptr) {
+      s = spare_[cls];
+      spare_[cls] = nullptr;
+      spare_bytes_ -= Classes::get(cls).span_bytes;
+    } else {
+      const u32 order = log2_floor(Classes::get(cls).span_bytes) - PAGE_SHIFT;
+      const Result<void*> b = buddy_alloc(order);
+      if (!b.ok()) return nullptr;
+      const uptr base = reinterpret_cast<uptr>(b.value());
+      s = &record_of(region_holding(base), base);
+      s->kind = SpanKind::Slab;
+      s->cls = static_cast<u8>(cls);
+      s->order = static_cast<u8>(order);
+      s->used = s->carved = 0;
+      s->free_list = nullptr;
+      mem_set(detail::class_table(s->region->start) + page_index(*s->region, base), static_cast<int>(cls),
+              usize{1} << order);
+    }
+    partial_[cls].push_front(&s->link);
+    return s;
+  }
+
+  /// Takes one free slot of span s (at base): a freed block, else the next
+  /// never-used slot. The free list is checked as it is followed: a link that
+  /// leaves the span means a block was written after it was freed.
+  static void* take_block(SpanRecord& s, uptr base, const SizeClass& sc) {
+    void* p = s.free_list;
+    if (p != nullptr) {
+      void* next = *static_cast<void**>(p);
+      STRATA_CHECK(next == nullptr || (reinterpret_cast<uptr>(next) & ~uptr{sc.span_bytes - 1}) == base,
+                   "heap: free list corrupted (write after free?)", p);
+      s.free_list = next;
+    } else {
+      p = reinterpret_cast<void*>(base + usize{s.carved++} * sc.size);
+    }
+    detail::bit_set(s.region->live, granule(*s.region, reinterpret_cast<uptr>(p)));
+    ++s.used;
+    return p;
+  }
+
+  /// The last block of s was freed: keep s as its class's spare, or release it.
+  void span_emptied(SpanRecord& s) {
+    if (s.link.linked()) IntrusiveList::remove(&s.link);
+    if (Cfg::KEEP_SPARE_SPAN && spare_[s.cls] == nullptr) {
+      s.free_list = nullptr;  // start over fresh: slots are carved again
+      s.carved = 0;
+      spare_[s.cls] = &s;
+      spare_bytes_ += Classes::get(s.cls).span_bytes;
+      return;
+    }
+    release_span(s);
+  }
+
+  /// A buddy block of the order; when the buddy is out, the spares go back
+  /// first and the buddy is asked again.
+  Result<void*> buddy_alloc(u32 order) {
+    Result<void*> r = buddy_.alloc_order(order);
+    if (r.ok() || spare_bytes_ == 0) return r;
+    release_spare_spans();
+    return buddy_.alloc_order(order);
+  }
+
+  void release_span(SpanRecord& s) {
+    const uptr base = span_base(s);
+    mem_set(detail::class_table(s.region->start) + page_index(*s.region, base), detail::NO_CLASS_BYTE,
+            usize{1} << s.order);
+    s.kind = SpanKind::None;
+    const Result<void> r = buddy_.dealloc_in(s.region->buddy, reinterpret_cast<void*>(base), s.order);
+    STRATA_CHECK(r.ok(), "heap: span unknown to the buddy", base);
+  }
+
+  struct VerifyTotals {
+    usize used = 0;     ///< live block bytes
+    usize held = 0;     ///< buddy bytes held by spans and large blocks
+    usize partial = 0;  ///< spans that must be on a partial list
+  };
+  template <class F>
+  bool verify_region(const HeapRegion& r, VerifyTotals& t, F& fail) const;
+  template <class F>
+  bool verify_span(const HeapRegion& r, const SpanRecord& s, uptr base, F& fail) const;
+  static usize live_bits(const HeapRegion& r, uptr a, usize bytes);
+
+  IntrusiveList partial_[Classes::NUM_CLASSES]{};
+  SpanRecord* spare_[Classes::NUM_CLASSES]{};
+  HeapRegion* regions_ = nullptr;
+  HeapRegion* last_ = nullptr;  ///< region of the last block freed or carved: a hint for find_region
+  usize used_ = 0;
+  usize spare_bytes_ = 0;  ///< sum of the spares' span sizes
+  PageBuddy buddy_{};
+};
+
+}  // namespace strata
+
+#include "engine/heap_verify.hpp"
+
+namespace strata {
+static_assert(ByteAllocator<Heap<SeedHeapConfig>>);
+static_assert(ByteAllocator<Heap<MallocHeapConfig>>);
+}  // namespace strata
