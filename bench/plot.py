@@ -37,7 +37,7 @@ def draw(metric, workloads, allocs, runs, failed, baseline, clip, path):
 
     n = len(allocs)
     width = 0.8 / n
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.24 * n * len(labels) + 1.5), 4.8))
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.2 * n * len(labels) + 1.5), 5.2))
     extra = iter(EXTRA_COLOURS)
     for k, a in enumerate(allocs):
         colour = COLOURS.get(a) or next(extra, "#333333")

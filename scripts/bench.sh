@@ -15,10 +15,12 @@
 # Usage: scripts/bench.sh [--quick] [--runs N] [--alloc a,b,..] [--only w1,w2,..]
 #                         [--no-build] [--list]
 #        scripts/bench.sh --micro [--quick] [--alloc ..]   Google Benchmark under each allocator
+#                                                          (and the engine-level engine_bench once)
 #        scripts/bench.sh --instructions [--alloc ..]      callgrind instructions per malloc+free
 #   --quick          CI smoke: fewer workloads, smaller scales, 2 runs (< 3 minutes)
 #   --runs N         runs per workload and allocator (default 3; quick 2)
-#   --alloc LIST     subset of glibc,jemalloc,mimalloc,tcmalloc,strata (default: all)
+#   --alloc LIST     subset of glibc,jemalloc,mimalloc,tcmalloc,strata (default: all);
+#                    NAME=/path/lib.so adds another library, e.g. strata-old=/tmp/old/libstrata.so
 #   --only LIST      run only these workloads (see --list)
 #   --no-build       use the existing build as it is
 # Environment:
@@ -57,7 +59,9 @@ all_allocs=(glibc jemalloc mimalloc tcmalloc strata)
 declare -A lib=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [mimalloc]=$libdir/libmimalloc.so.2
   [tcmalloc]=$libdir/libtcmalloc_minimal.so.4 [strata]=${STRATA_LIB:-$build/interpose/libstrata.so})
 if [ -n "$alloc_arg" ]; then IFS=, read -r -a allocs <<<"$alloc_arg"; else allocs=("${all_allocs[@]}"); fi
-for a in "${allocs[@]}"; do
+for i in "${!allocs[@]}"; do
+  a=${allocs[$i]}
+  if [[ $a == *=* ]]; then allocs[$i]=${a%%=*}; lib[${a%%=*}]=${a#*=}; continue; fi
   [ -n "${lib[$a]+x}" ] || { echo "bench.sh: unknown allocator '$a' (know: ${all_allocs[*]})" >&2; exit 2; }
 done
 
@@ -115,15 +119,15 @@ check_lib() {
 kept=()
 for a in "${allocs[@]}"; do
   if why=$(check_lib "$a"); then kept+=("$a")
-  elif [ "$a" = strata ] && [ -z "$alloc_arg" ]; then
+  elif [ "$a" = strata ] && [[ ",$alloc_arg," != *",strata,"* ]]; then
     echo "bench.sh: warning: strata skipped ($why); set STRATA_LIB or build interpose/" >&2
   else echo "bench.sh: $a: $why" >&2; exit 1; fi
 done
-# Peers first, strata last: the first run of a workload sets the checksum that
-# every other run must reproduce, and that reference should come from a peer.
+# Peers first, strata (and any extra library) last: the first run of a workload
+# sets the checksum every other run must reproduce; it should come from a peer.
 allocs=()
-for a in "${kept[@]}"; do [ "$a" = strata ] || allocs+=("$a"); done
-for a in "${kept[@]}"; do [ "$a" != strata ] || allocs+=("$a"); done
+for a in "${kept[@]}"; do [[ " ${all_allocs[*]:0:4} " == *" $a "* ]] && allocs+=("$a"); done
+for a in "${kept[@]}"; do [[ " ${all_allocs[*]:0:4} " == *" $a "* ]] || allocs+=("$a"); done
 [ ${#allocs[@]} -gt 0 ] || { echo "bench.sh: no allocator left to run" >&2; exit 1; }
 
 mkdir -p "$out"
@@ -151,6 +155,11 @@ if [ $mode = micro ]; then
     printf '%-9s vs %s: %s\n' "$a" "$base" \
       "$(grep -m1 OVERALL_GEOMEAN "$out/compare_$a.txt" | awk '{print "time " $2 ", cpu " $3}')"
   done
+  if [ -x "$build/bench/engine_bench" ]; then  # the engines alone: no allocator to preload
+    echo "=== engine_bench"
+    "$build/bench/engine_bench" "${gb_args[@]}" --benchmark_out="$out/engine.json" \
+      --benchmark_out_format=json >"$out/engine.txt" 2>&1 || { tail -n 5 "$out/engine.txt"; exit 1; } >&2
+  fi
   echo "(OVERALL_GEOMEAN of compare.py: relative change, negative = faster than $base)"
   echo "results: $out/malloc_<alloc>.json, $out/compare_<alloc>.txt"
   exit 0
