@@ -74,6 +74,8 @@ class Tlsf {
   static constexpr u32 FL_COUNT = Classes::FL_COUNT;
   static constexpr u32 SL_COUNT = Classes::SL_COUNT;
 
+  /// An engine with no pool: alloc gives NoMemory, dealloc NotAllocated, stats
+  /// are 0 until init(). constexpr, so it can be a constinit global.
   constexpr Tlsf() = default;
   Tlsf(const Tlsf&) = delete;
   Tlsf& operator=(const Tlsf&) = delete;

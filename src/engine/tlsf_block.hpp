@@ -30,7 +30,13 @@
 // inside the pool and the next block's PREV_FREE bit is clear. User data that
 // passes that by accident has odds of about 2^-64 (2^-32 on 32-bit). Headers that
 // coalescing swallows are scrubbed (marked free, check word zeroed), so a stale
-// header inside a bigger block never looks live.
+// header inside a bigger block never looks live. Caught, then: double frees,
+// pointers outside every pool, misaligned pointers, pointers into the middle of
+// a used or free block, pointers to headers absorbed by coalescing. Not caught:
+// a stale pointer that equals the payload of a block live again at the same
+// address (freed, then reallocated there); a header the program forges inside
+// its own block with the right check word; headers left in the memory by an
+// earlier engine (or an earlier init()) over the same bytes.
 //
 // A used block thus costs 2W of header (16 bytes on 64-bit); the smallest block
 // is 2G (header, one link, footer): 32 bytes on 64-bit, 16 usable.

@@ -128,6 +128,20 @@ struct Tiny {
 };
 Tlsf<Tiny> g_tiny;
 
+TEST(TlsfConfig, AnEngineWithoutPoolsRefusesPolitely) {
+  static constinit Tlsf<TlsfSmallConfig> empty;
+  EXPECT_EQ(empty.alloc(1, 1).error(), AllocError::NoMemory);
+  EXPECT_EQ(empty.alloc(0, 4096).error(), AllocError::NoMemory);
+  EXPECT_EQ(empty.dealloc(g_arena.bytes + 64).error(), AllocError::NotAllocated);
+  EXPECT_EQ(empty.usable_size(g_arena.bytes + 64).error(), AllocError::NotAllocated);
+  EXPECT_EQ(empty.try_resize_in_place(g_arena.bytes + 64, 8).error(), AllocError::NotAllocated);
+  EXPECT_EQ(empty.total_bytes() + empty.used_bytes() + empty.available_bytes(), 0u);
+  usize runs = 0;
+  empty.for_each_free_run(0, [&runs](void*, usize) { ++runs; });
+  EXPECT_EQ(runs, 0u);
+  EXPECT_TRUE(empty.verify());
+}
+
 TEST(TlsfConfig, PoolsAreNotJoinedPastTheLargestPool) {
   auto& t = g_tiny;
   u8* mem = g_arena.bytes;
