@@ -94,9 +94,11 @@ class Flags {
       const std::string arg = argv[i];
       if (arg == "--help" || arg == "-h") usage(0);
       const auto eq = arg.find('=');
-      if (arg.rfind("--", 0) != 0 || eq == std::string::npos) usage(2);
-      Entry* e = find(arg.substr(2, eq - 2));
-      if (e == nullptr) usage(2);
+      Entry* e = arg.rfind("--", 0) == 0 && eq != std::string::npos ? find(arg.substr(2, eq - 2)) : nullptr;
+      if (e == nullptr) {
+        std::fprintf(stderr, "%s: unknown argument '%s'\n", program_, arg.c_str());
+        usage(2);
+      }
       e->value = arg.substr(eq + 1);
     }
   }

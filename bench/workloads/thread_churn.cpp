@@ -6,7 +6,7 @@
 // allocates --allocs objects (16..2048 bytes, written), frees most of them
 // itself, hands --handoff objects to the main thread (which frees them after
 // the thread has exited: frees into an abandoned cache) and leaks --leak
-// objects outright, as real programs do. An allocator that never reclaims an
+// small objects (16..64 bytes) outright, as real programs do. An allocator that never reclaims an
 // exited thread's cached or partly used memory grows with every wave, which
 // shows in peak RSS; a slow thread set-up shows in the time.
 #include <algorithm>
@@ -30,7 +30,7 @@ std::uint64_t live_briefly(std::size_t id, std::size_t allocs, std::size_t hando
   mine.reserve(allocs);
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < allocs; ++i) {
-    const std::size_t size = rng.range(16, 2048);
+    const std::size_t size = i < leak ? rng.range(16, 64) : rng.range(16, 2048);  // leaks are small
     void* p = bench::xmalloc(size);
     bench::stamp(p, size, rng.next());
     mine.push_back(p);
