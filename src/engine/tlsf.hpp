@@ -146,10 +146,8 @@ class Tlsf {
     Block* b = find_free(search);
     if (b == nullptr) return AllocError::NoMemory;
     unlink(b);
-    b->set_used(b->size());
-    b->next_phys()->clear_prev_free();
     if (align > ALIGN) b = split_front(b, align);
-    split_tail(b, need);
+    carve(b, need);
     used_ += b->size();
     return b->payload();
   }
@@ -371,10 +369,16 @@ class Tlsf {
     return true;
   }
 
-  /// Used block b (payload not yet aligned): moves its start forward so the
-  /// payload is `align`-aligned, freeing the front gap (0 or >= MIN_BLOCK bytes;
-  /// alloc searched for room). b's previous block is used (b was free), so the
-  /// gap does not merge backwards. Returns the aligned block.
+  // alloc works on a block b just taken out of its free list. Since b was free,
+  // the invariants say its previous block is used and its next block is used
+  // with PREV_FREE set. So pieces cut off b's front or tail never need merging,
+  // and the next block's header need not even be read while a free tail
+  // follows b (its PREV_FREE stays right): one cache miss fewer on the common
+  // path, where the next header is often cold.
+
+  /// Unlinked free block b: moves its start forward so the payload is
+  /// `align`-aligned and frees the front gap (0 or >= MIN_BLOCK bytes; alloc
+  /// searched for room). Returns the aligned, still unlinked block.
   Block* split_front(Block* b, usize align) {
     const uptr payload = reinterpret_cast<uptr>(b->payload());
     uptr want = align_up(payload, align);
@@ -382,15 +386,32 @@ class Tlsf {
     const usize gap = want - payload;
     if (gap == 0) return b;
     Block* aligned = Block::at(b->addr() + gap);
-    aligned->size_flags = 0;
-    aligned->set_used(b->size() - gap);
-    b->set_used(gap);
-    release(b);
+    aligned->size_flags = (b->size() - gap) | Block::PREV_FREE;
+    b->set_free(gap);
+    link(b);
     return aligned;
   }
 
-  /// Used block b of at least `need` bytes: cuts it to `need` and frees the tail
-  /// when the tail can stand as a block (else b keeps the slack).
+  /// Unlinked free block b of at least `need` bytes becomes a used block: of
+  /// `need` bytes with a free tail when the rest can stand as a block, else of
+  /// its whole size (then the next block learns its neighbour is used).
+  void carve(Block* b, usize need) {
+    const usize size = b->size();
+    if (size - need >= MIN_BLOCK) {
+      Block* tail = Block::at(b->addr() + need);
+      tail->size_flags = 0;
+      tail->set_free(size - need);
+      link(tail);
+      b->set_used(need);
+    } else {
+      b->set_used(size);
+      b->next_phys()->clear_prev_free();
+    }
+  }
+
+  /// Used block b of at least `need` bytes (try_resize_in_place): cuts it to
+  /// `need` and frees the tail, which merges with a free next block, when the
+  /// tail can stand as a block (else b keeps the slack).
   void split_tail(Block* b, usize need) {
     const usize size = b->size();
     if (size - need < MIN_BLOCK) return;
