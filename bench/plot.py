@@ -83,7 +83,7 @@ def draw(metric, workloads, allocs, runs, failed, baseline, clip, path):
     ax.grid(axis="y", color="#eeeeee", linewidth=0.6, zorder=0)
     ax.set_axisbelow(True)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(ncol=n, loc="upper center", bbox_to_anchor=(0.5, 1.13), frameon=False, fontsize=8)
+    ax.legend(ncol=n, loc="upper left", bbox_to_anchor=(0.0, 1.13), frameon=False, fontsize=8)
     counts = sorted({len(v) for v in runs.values()})
     ax.set_title(f"{baseline} = 1.00x; median of {'/'.join(map(str, counts))} runs, bars min-max; "
                  f"axis clipped at {clip:g}x", fontsize=8, loc="right", pad=24, color="#555555")
