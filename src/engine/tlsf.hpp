@@ -156,6 +156,8 @@ class Tlsf {
   /// not a live block of this engine: outside every pool, misaligned, already
   /// freed (FREE bit set), or not the start of a block (header check failed,
   /// see tlsf_block.hpp for what that catches). The block coalesces at once.
+  /// Cost: O(1), plus a walk of the pool chain to prove p is ours (pools that
+  /// touch are joined, so the chain is as long as the number of disjoint ranges).
   Result<void> dealloc(void* p) {
     Block* b = live_block(p);
     if (b == nullptr) return AllocError::NotAllocated;
