@@ -29,39 +29,38 @@ using Engine = FwHeap;
 using Engine = FwTlsf;
 #endif
 
-/// What the chosen engine offers beyond the common surface.
-template <class E> constexpr bool HAS_ALIGN = requires { E::ALIGN; };
-template <class E> constexpr bool HAS_MAX_POOL = requires { E::MAX_POOL_SIZE; };
-template <class E> constexpr bool HAS_MIN_POOL = requires { E::MIN_POOL_SIZE; };
+/// What an engine offers beyond the common surface, as compile-time facts
+/// (templates, so that `if constexpr` discards what an engine lacks).
 template <class E>
-constexpr bool HAS_RESIZE = requires(E& e, void* p, usize n) {
-  { e.try_resize_in_place(p, n) } -> same_as<Result<void*>>;
+struct EngineTraits {
+  /// What malloc guarantees without an explicit alignment: C's max_align_t
+  /// on these targets, or the engine's own granule when that is larger.
+  static constexpr usize malloc_align() {
+    usize a = 2 * sizeof(void*);
+    if constexpr (requires { E::ALIGN; })
+      if (E::ALIGN > a) a = E::ALIGN;
+    return a;
+  }
+  /// Largest pool the engine accepts in one piece (no limit when it states none).
+  static constexpr usize max_pool_piece() {
+    if constexpr (requires { E::MAX_POOL_SIZE; }) return E::MAX_POOL_SIZE;
+    else return USIZE_MAX;
+  }
+  /// Smallest pool the engine accepts (0 when it states none).
+  static constexpr usize min_pool_piece() {
+    if constexpr (requires { E::MIN_POOL_SIZE; }) return E::MIN_POOL_SIZE;
+    else return 0;
+  }
+  /// Whether blocks can grow and shrink in place (realloc's fast path).
+  static constexpr bool RESIZES = requires(E& e, void* p, usize n) {
+    { e.try_resize_in_place(p, n) } -> same_as<Result<void*>>;
+  };
 };
-
-/// What malloc guarantees without an explicit alignment: C's max_align_t on
-/// these targets, or the engine's own granule when that is larger.
-constexpr usize malloc_align() {
-  usize a = 2 * sizeof(void*);
-  if constexpr (HAS_ALIGN<Engine>)
-    if (Engine::ALIGN > a) a = Engine::ALIGN;
-  return a;
-}
-constexpr usize MALLOC_ALIGN = malloc_align();
+using Traits = EngineTraits<Engine>;
+constexpr usize MALLOC_ALIGN = Traits::malloc_align();
 
 constinit Engine engine;
 constinit SpinLock lock;
-
-/// Largest pool the engine accepts in one piece (no limit when it states none).
-constexpr usize max_pool_piece() {
-  if constexpr (HAS_MAX_POOL<Engine>) return Engine::MAX_POOL_SIZE;
-  else return USIZE_MAX;
-}
-
-/// Smallest pool the engine accepts (0 when it states none).
-constexpr usize min_pool_piece() {
-  if constexpr (HAS_MIN_POOL<Engine>) return Engine::MIN_POOL_SIZE;
-  else return 0;
-}
 
 /// Frees p under the lock; an invalid pointer is fatal.
 void free_locked(void* p) {
@@ -97,6 +96,21 @@ void* move_locked(void* p, usize size) {
   return q;
 }
 
+/// realloc of live block p to size > 0 bytes (lock held): in place when the
+/// engine can, else moved. Null, with p untouched, when neither works.
+template <class E>
+void* realloc_locked(E& e, void* p, usize size) {
+  if constexpr (EngineTraits<E>::RESIZES) {
+    const Result<void*> r = e.try_resize_in_place(p, size);
+    if (r.ok()) return p;
+    STRATA_CHECK(r.error() != AllocError::NotAllocated, "strata_fw: realloc of a pointer not allocated here", p);
+    if (r.error() != AllocError::NoMemory) return nullptr;  // size beyond any object
+  } else {
+    if (usable_locked(p) >= size) return p;
+  }
+  return move_locked(p, size);
+}
+
 }  // namespace
 }  // namespace strata::fw
 
@@ -116,11 +130,12 @@ STRATA_FW_API int strata_fw_init(void* pool, size_t size) noexcept {
   usize left = size - (start - raw);
   // The first piece through init() (which forgets the old pool), the rest,
   // when the pool exceeds the engine's largest, through add_memory().
-  usize piece = left < max_pool_piece() ? left : max_pool_piece();
+  constexpr usize MAX_PIECE = Traits::max_pool_piece();
+  usize piece = left < MAX_PIECE ? left : MAX_PIECE;
   const Result<void> first = engine.init(reinterpret_cast<void*>(start), piece);
   if (!first.ok()) return static_cast<int>(first.error());
-  for (start += piece, left -= piece; left != 0 && left >= min_pool_piece(); start += piece, left -= piece) {
-    piece = left < max_pool_piece() ? left : max_pool_piece();
+  for (start += piece, left -= piece; left != 0 && left >= Traits::min_pool_piece(); start += piece, left -= piece) {
+    piece = left < MAX_PIECE ? left : MAX_PIECE;
     if (!engine.add_memory(reinterpret_cast<void*>(start), piece).ok()) break;  // keep what is in
   }
   return 0;
@@ -157,15 +172,7 @@ STRATA_FW_API void* STRATA_FW_NAME(realloc)(void* ptr, size_t size) noexcept {
     free_locked(ptr);
     return nullptr;
   }
-  if constexpr (HAS_RESIZE<Engine>) {
-    const Result<void*> r = engine.try_resize_in_place(ptr, size);
-    if (r.ok()) return ptr;
-    STRATA_CHECK(r.error() != AllocError::NotAllocated, "strata_fw: realloc of a pointer not allocated here", ptr);
-    if (r.error() != AllocError::NoMemory) return nullptr;  // size beyond any object
-  } else {
-    if (usable_locked(ptr) >= size) return ptr;
-  }
-  return move_locked(ptr, size);
+  return realloc_locked(engine, ptr, size);
 }
 
 STRATA_FW_API void* STRATA_FW_NAME(aligned_alloc)(size_t alignment, size_t size) noexcept {

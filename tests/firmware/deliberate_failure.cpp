@@ -1,15 +1,16 @@
 // strata firmware: images that must FAIL, to prove the harness and the boot
 // code report failures instead of passing them. Each image is this file
-// built with one STRATA_FW_FAILURE value; after the failure point each one
-// prints the pass line and returns 0, so only the mechanism under test (a
-// scenario check, the trap vector, strata_fatal) can turn it into a failure.
+// linked with fw_main bound to one of the fw_main_<kind> entry points below;
+// after the failure point each one prints the pass line and returns 0, so
+// only the mechanism under test (a scenario check, the trap vector,
+// strata_fatal) can turn it into a failure.
 //
-//   1 check         a scenario check fails: the byte model over a TLSF
-//                   wrapper that ignores the requested alignment
-//   2 trap_load     a load from an address nothing answers
-//   3 trap_illegal  an undefined instruction
-//   4 fatal_free    a double free through the firmware C API
-//   5 fatal_new     operator new with the heap exhausted
+//   check         a scenario check fails: the byte model over a TLSF wrapper
+//                 that ignores the requested alignment
+//   trap_load     a load from an address nothing answers
+//   trap_illegal  an undefined instruction
+//   fatal_free    a double free through the firmware C API
+//   fatal_new     operator new with the heap exhausted
 #include "boot/common/platform.hpp"
 #include "runtime/firmware_engines.hpp"
 #include "scenarios/byte_model.hpp"
@@ -20,7 +21,12 @@ namespace strata::fw {
 namespace {
 
 /// A ByteAllocator with a bug the byte model must catch: it drops the
-/// alignment request (TLSF alone still gives 16).
+/// alignment request (the engine underneath still gives 16).
+#if STRATA_WITH_TLSF
+using Inner = FwTlsf;
+#else
+using Inner = FwHeap;
+#endif
 class IgnoresAlignment {
  public:
   Result<void> init(void* p, usize n) { return inner_.init(p, n); }
@@ -32,7 +38,7 @@ class IgnoresAlignment {
   usize available_bytes() const { return inner_.available_bytes(); }
 
  private:
-  FwTlsf inner_;
+  Inner inner_;
 };
 static_assert(ByteAllocator<IgnoresAlignment>);
 
@@ -54,35 +60,44 @@ void fail_a_check(scenario::Checker& chk) {
 }  // namespace
 }  // namespace strata::fw
 
-static_assert(STRATA_FW_FAILURE >= 1 && STRATA_FW_FAILURE <= 5, "STRATA_FW_FAILURE selects one of the kinds above");
+using namespace strata;
 
-extern "C" int fw_main() {
-  using namespace strata;
-  using namespace strata::fw;
-  scenario::Checker chk = console_checker();
-  put_tag("deliberate failure " STRATA_FW_FAILURE_NAME " on " STRATA_FW_ISA_NAME ": this image must FAIL\n");
-  switch (STRATA_FW_FAILURE) {
-    case 1:
-      fail_a_check(chk);
-      break;
-    case 2:
-      put_hex(load_from_invalid_address());
-      break;
-    case 3:
-      execute_illegal_instruction();
-      break;
-    case 4: {
-      SCEN_CHECK(chk, strata_fw_init(pool, POOL_SIZE) == 0);
-      void* p = STRATA_FW_NAME(malloc)(100);
-      STRATA_FW_NAME(free)(p);
-      STRATA_FW_NAME(free)(p);
-      break;
-    }
-    case 5: {
-      SCEN_CHECK(chk, strata_fw_init(pool, POOL_SIZE) == 0);
-      for (int i = 0; i < 1000; ++i) SCEN_CHECK(chk, new char[1000] != nullptr);
-      break;
-    }
-  }
-  return report_verdict(chk);
+namespace {
+/// Runs one deliberate failure (which should end the run) and, if it did
+/// not, reports the run like any passing image.
+int run(const char* kind, void (*fail)(scenario::Checker&)) {
+  scenario::Checker chk = fw::console_checker();
+  fw::put_tag("deliberate failure ");
+  fw::put(kind);
+  fw::put(" on " STRATA_FW_ISA_NAME ": this image must FAIL\n");
+  fail(chk);
+  return fw::report_verdict(chk);
+}
+}  // namespace
+
+// The entry points; each image binds fw_main to one (--defsym).
+extern "C" int fw_main_check() { return run("check", fw::fail_a_check); }
+
+extern "C" int fw_main_trap_load() {
+  return run("trap_load", [](scenario::Checker&) { fw::put_hex(fw::load_from_invalid_address()); });
+}
+
+extern "C" int fw_main_trap_illegal() {
+  return run("trap_illegal", [](scenario::Checker&) { fw::execute_illegal_instruction(); });
+}
+
+extern "C" int fw_main_fatal_free() {
+  return run("fatal_free", [](scenario::Checker& chk) {
+    SCEN_CHECK(chk, strata_fw_init(fw::pool, fw::POOL_SIZE) == 0);
+    void* p = STRATA_FW_NAME(malloc)(100);
+    STRATA_FW_NAME(free)(p);
+    STRATA_FW_NAME(free)(p);
+  });
+}
+
+extern "C" int fw_main_fatal_new() {
+  return run("fatal_new", [](scenario::Checker& chk) {
+    SCEN_CHECK(chk, strata_fw_init(fw::pool, fw::POOL_SIZE) == 0);
+    for (int i = 0; i < 1000; ++i) SCEN_CHECK(chk, new char[1000] != nullptr);
+  });
 }

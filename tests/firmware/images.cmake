@@ -4,29 +4,30 @@
 set(_fw_tests ${CMAKE_CURRENT_LIST_DIR})
 
 # The self-test: every engine built (STRATA_WITH_*), then the C API and
-# new/delete. Each suite present defines STRATA_FW_SUITE_<NAME> for the main.
-set(_sources ${_fw_tests}/selftest_main.cpp ${_fw_tests}/report.cpp ${_fw_tests}/suite_fw_api.cpp)
+# new/delete. Each suite linked in defines STRATA_FW_SUITE_<NAME> for the main.
+strata_fw_objects(strata_fw_report SOURCES ${_fw_tests}/report.cpp)
+set(_sources ${_fw_tests}/selftest_main.cpp ${_fw_tests}/suite_fw_api.cpp)
 set(_defines)
-foreach(suite TLSF BUDDY SLAB BITMAP)
-  string(TOLOWER ${suite} _file)
-  if(suite STREQUAL SLAB)
-    set(_file heap)
-  endif()
-  if(STRATA_WITH_${suite} AND EXISTS ${_fw_tests}/suite_${_file}.cpp)
-    list(APPEND _sources ${_fw_tests}/suite_${_file}.cpp)
-    list(APPEND _defines STRATA_FW_SUITE_${suite}=1)
+foreach(pair tlsf:TLSF buddy:BUDDY heap:SLAB bitmap:BITMAP)
+  string(REPLACE ":" ";" pair ${pair})
+  list(GET pair 0 suite)
+  list(GET pair 1 option)
+  if(STRATA_WITH_${option})
+    string(TOUPPER ${suite} _upper)
+    list(APPEND _sources ${_fw_tests}/suite_${suite}.cpp)
+    list(APPEND _defines STRATA_FW_SUITE_${_upper}=1)
   endif()
 endforeach()
-strata_fw_image(selftest SOURCES ${_sources} DEFINES ${_defines})
+strata_fw_image(selftest SOURCES ${_sources} OBJECTS strata_fw_report DEFINES ${_defines})
 # The API suite uses <new> (std::nothrow), as new_delete.cpp does.
 set_source_files_properties(${_fw_tests}/suite_fw_api.cpp PROPERTIES COMPILE_OPTIONS "${STRATA_FW_NEW_INCLUDES}")
 
-# Images that must fail (see deliberate_failure.cpp): the harness tests
-# expect FAIL from each, with the message of the mechanism under test.
+# Images that must fail (see deliberate_failure.cpp), one per kind: the same
+# objects, with fw_main bound to that kind's entry point at link time. The
+# harness tests expect FAIL from each, with the message of the mechanism
+# under test.
 set(STRATA_FW_FAILURES check trap_load trap_illegal fatal_free fatal_new)
-set(_code 0)
+strata_fw_objects(strata_fw_failures SOURCES ${_fw_tests}/deliberate_failure.cpp)
 foreach(kind IN LISTS STRATA_FW_FAILURES)
-  math(EXPR _code "${_code} + 1")
-  strata_fw_image(fail_${kind} SOURCES ${_fw_tests}/deliberate_failure.cpp ${_fw_tests}/report.cpp
-    DEFINES STRATA_FW_FAILURE=${_code} STRATA_FW_FAILURE_NAME="${kind}")
+  strata_fw_image(fail_${kind} OBJECTS strata_fw_failures strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_${kind})
 endforeach()

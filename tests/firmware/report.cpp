@@ -39,14 +39,14 @@ int report_verdict(const scenario::Checker& chk) {
   return 1;
 }
 
-void step_done(const char* suite, const char* step, const scenario::Checker& chk, u64 checks_before,
-               u64 failures_before) {
-  put_tag(suite);
+void Steps::done(const char* step) {
+  put_tag(suite_);
   put(" ");
   put(step);
-  put(chk.failures == failures_before ? ": ok (" : ": FAILED (");
-  put_dec(chk.checks - checks_before);
+  put(chk_.failures == failures_ ? ": ok (" : ": FAILED (");
+  put_dec(chk_.checks - checks_);
   put(" checks)\n");
+  restart();
 }
 
 void put_field(const char* label, u64 value) {

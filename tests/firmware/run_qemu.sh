@@ -11,7 +11,8 @@
 #
 # The serial log goes to stdout (ctest shows it) and to <image>.log.
 # Environment: STRATA_FW_TIMEOUT (seconds, default 30), QEMU_SYSTEM_PREFIX
-# (default qemu-system-).
+# (default qemu-system-), STRATA_FW_QEMU_WRAPPER (a command the QEMU command
+# line is handed to, e.g. for tracing; the harness self-tests use a fake).
 set -u
 expect_fail=""
 if [ "${1:-}" = "--expect-fail" ]; then
@@ -48,10 +49,12 @@ if [ ! -f "$image" ]; then
 fi
 
 log="${image%.elf}.log"
-start=$(date +%s.%N)
-timeout --kill-after=5 "$timeout_s" "${cmd[@]}" </dev/null >"$log" 2>&1
+read -r -a wrapper <<<"${STRATA_FW_QEMU_WRAPPER:-}"
+start=$(date +%s%N)
+timeout --kill-after=5 "$timeout_s" "${wrapper[@]}" "${cmd[@]}" </dev/null >"$log" 2>&1
 code=$?
-elapsed=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+elapsed=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))
 tr -d '\r' <"$log"
 
 verdict=PASS
@@ -62,7 +65,7 @@ if ! grep -aEq '^strata-fw: PASS [0-9]+ checks' <(tr -d '\r' <"$log"); then
 fi
 if [ "$code" -ne "$pass_code" ]; then
   verdict=FAIL
-  [ "$code" -eq 124 ] && why="$why; timed out after ${timeout_s}s"
+  [ "$code" -eq 124 ] && why="$why, timed out after ${timeout_s}s"
 fi
 echo "harness: $verdict $isa $(basename "$image"): $why, ${elapsed}s"
 

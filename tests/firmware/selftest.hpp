@@ -4,7 +4,7 @@
 // own file (suite_<engine>.cpp), all over the same static memory, one after
 // the other. The suites call the very scenario templates of tests/scenarios
 // that the host GoogleTest suite runs; only the workload sizes differ (fewer
-// random operations: TCG emulation is some 20x slower than the host).
+// random operations, see *_OPS below).
 #pragma once
 #include "core/types.hpp"
 #include "report.hpp"
@@ -15,6 +15,16 @@ namespace strata::fw {
 
 /// Fixed seed of every randomized run, so a failure replays exactly.
 inline constexpr u64 SEED = 0x5eed'f1'2024;
+
+/// Operations of the randomized runs. The host runs 10^6 of each; TCG
+/// emulation is some 5-10x slower than the host, and a whole boot should stay
+/// within a few seconds (all five runs together take about 4 s on riscv64).
+inline constexpr u64 TLSF_MODEL_OPS = 500'000;
+inline constexpr u64 BUDDY_MODEL_OPS = 200'000;
+inline constexpr u64 HEAP_RUN_OPS = 200'000;
+inline constexpr u64 HEAP_MODEL_OPS = 100'000;
+inline constexpr u64 PAGE_MODEL_OPS = 150'000;
+inline constexpr u64 ID_MODEL_OPS = 150'000;
 
 /// The static arena the suites carve their pools from (page-aligned).
 inline constexpr usize ARENA_SIZE = usize{20} << 20;
@@ -33,15 +43,15 @@ void suite_heap(scenario::Checker& chk);
 void suite_bitmap(scenario::Checker& chk);
 void suite_fw_api(scenario::Checker& chk);
 
-/// Runs the byte model on `a` over the single region [mem, mem + n) and
-/// prints its step line and counters. `a` must already be initialised over it.
+/// Runs the byte model on `a` over the single region [mem, mem + n) as the
+/// next step of `steps`, and prints its counters. `a` must already be
+/// initialised over the region.
 template <ByteAllocator A>
-void byte_model_step(const char* suite, A& a, u8* mem, usize n, const scenario::ByteModelParams& p,
-                     scenario::Checker& chk) {
-  const u64 checks = chk.checks, failures = chk.failures;
+void byte_model_step(Steps& steps, A& a, u8* mem, usize n, const scenario::ByteModelParams& p) {
   const scenario::Region region{reinterpret_cast<uptr>(mem), n};
-  const scenario::ByteModelStats st = scenario::run_byte_model(a, &region, 1, live_blocks(), LIVE_CAPACITY, p, chk);
-  step_done(suite, "byte_model", chk, checks, failures);
+  const scenario::ByteModelStats st =
+      scenario::run_byte_model(a, &region, 1, live_blocks(), LIVE_CAPACITY, p, steps.checker());
+  steps.done("byte_model");
   put_byte_model_stats(p, st);
 }
 

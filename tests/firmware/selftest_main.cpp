@@ -4,7 +4,6 @@
 //   strata-fw: PASS <n> checks        (fw_main returns 0: the ISA's pass exit)
 //   strata-fw: FAIL <k> of <n> checks failed
 // The harness (run_qemu.sh) needs both the pass exit code and the pass line.
-#include "boot/common/console.hpp"
 #include "boot/common/platform.hpp"
 #include "selftest.hpp"
 
@@ -35,7 +34,7 @@ extern "C" int fw_main() {
 #if STRATA_FW_SUITE_BUDDY
   suite_buddy(chk);
 #endif
-#if STRATA_FW_SUITE_SLAB
+#if STRATA_FW_SUITE_HEAP
   suite_heap(chk);
 #endif
 #if STRATA_FW_SUITE_BITMAP

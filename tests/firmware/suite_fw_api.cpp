@@ -17,8 +17,6 @@
 
 namespace strata::fw {
 namespace {
-constexpr const char* SUITE = "fw_api";
-
 usize used_bytes() {
   strata_fw_stats s{};
   strata_fw_get_stats(&s);
@@ -169,12 +167,7 @@ void check_new_delete(scenario::Checker& chk, usize used0) {
 
 void suite_fw_api(scenario::Checker& chk) {
   u8* mem = arena();
-  u64 checks = chk.checks, failures = chk.failures;
-  auto done = [&](const char* step) {
-    step_done(SUITE, step, chk, checks, failures);
-    checks = chk.checks;
-    failures = chk.failures;
-  };
+  Steps steps("fw_api", chk);
 
   SCEN_CHECK(chk, strata_fw_init(nullptr, 4096) != 0);
   SCEN_CHECK(chk, FW(malloc)(1) == nullptr);  // no pool: every allocation fails
@@ -187,20 +180,20 @@ void suite_fw_api(scenario::Checker& chk) {
   strata_fw_get_stats(&st);
   SCEN_CHECK(chk, st.total > pool / 2 && st.total <= pool && st.used + st.available == st.total);
   const usize used0 = st.used;
-  done("init");
+  steps.done("init");
 
   check_malloc_free(chk, used0);
-  done("malloc_free");
+  steps.done("malloc_free");
   check_calloc(chk, used0);
-  done("calloc");
+  steps.done("calloc");
   check_realloc(chk, used0);
-  done("realloc");
+  steps.done("realloc");
   check_aligned_alloc(chk, used0);
-  done("aligned_alloc");
+  steps.done("aligned_alloc");
   check_exhaustion(chk, used0);
-  done("exhaustion");
+  steps.done("exhaustion");
   check_new_delete(chk, used0);
-  done("new_delete");
+  steps.done("new_delete");
 
   // A pool larger than the engine takes in one piece is split, not refused.
   if (!SCEN_CHECK(chk, strata_fw_init(mem, ARENA_SIZE) == 0)) return;
@@ -213,7 +206,7 @@ void suite_fw_api(scenario::Checker& chk) {
   for (usize i = 0; i < mib_blocks; ++i) FW(free)(held[i]);
   strata_fw_get_stats(&st);
   SCEN_CHECK(chk, st.used == used0);
-  done("large_pool");
+  steps.done("large_pool");
 }
 
 }  // namespace strata::fw

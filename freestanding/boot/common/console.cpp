@@ -5,9 +5,8 @@
 // Output goes through console_putc() (boot/<isa>/platform.cpp). The harness
 // (tests/firmware/run_qemu.sh) reads these lines: a run passes only with the
 // ISA's pass exit code AND the line "strata-fw: PASS <n> checks".
-#include "boot/common/console.hpp"
-
 #include "boot/common/platform.hpp"
+
 #include "core/check.hpp"
 
 namespace strata::fw {

@@ -1,9 +1,11 @@
-// strata firmware boot: what each ISA's board code provides to the common
-// boot code (console.cpp) and to the images.
+// strata firmware boot: what each ISA's board code provides (console, exit,
+// trap names), the console printing built on it, and the entry points the
+// start stubs call.
 //
-// One implementation per ISA in boot/<isa>/platform.cpp, next to its start
-// stub and linker script. Everything here runs single-threaded on the boot
-// CPU with interrupts off.
+// The board half has one implementation per ISA in boot/<isa>/platform.cpp,
+// next to its start stub and linker script; the printing and entry points
+// live in boot/common/console.cpp. Everything runs single-threaded on the
+// boot CPU with interrupts off.
 #pragma once
 #include "core/types.hpp"
 
@@ -29,6 +31,15 @@ u64 load_from_invalid_address();
 
 /// Executes an instruction the CPU does not define, which must trap.
 void execute_illegal_instruction();
+
+/// Writes a NUL-terminated string (null prints "(null)"); "\n" becomes "\r\n".
+void put(const char* s);
+/// Writes v in hexadecimal with a 0x prefix.
+void put_hex(u64 v);
+/// Writes v in decimal.
+void put_dec(u64 v);
+/// Writes "strata-fw: " followed by s: every line the images print starts so.
+void put_tag(const char* s);
 
 }  // namespace strata::fw
 
