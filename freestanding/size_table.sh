@@ -8,8 +8,9 @@
 # sections of each engine object (instances/*.cpp: every member of the
 # engine instantiated with its firmware configuration, verify() included),
 # of the firmware C API object (fw_api.cpp: malloc/free/calloc/realloc/
-# aligned_alloc with the TLSF code they pull in, what a firmware really links)
-# and of the runtime (mem.c, new_delete.cpp). Sizes in bytes, from llvm-size -A:
+# aligned_alloc with the TLSF code they pull in) and of the runtime (mem.c,
+# new_delete.cpp), then what malloc and free add to a linked firmware (see
+# linked_row). Sizes in bytes, from llvm-size -A:
 # .text = .text*, .rodata = .rodata*/.srodata*, .data = .data*/.sdata*,
 # .bss = .bss*/.sbss*; "of which verify()" is the test-only invariant walk,
 # which a firmware that never calls it does not link (--gc-sections).
@@ -19,19 +20,32 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=${1:-${TMPDIR:-/tmp}/strata-fw-size}
 size_tool=$(command -v llvm-size-14 || command -v llvm-size)
+nm_tool=$(command -v llvm-nm-14 || command -v llvm-nm)
 generator=$(command -v ninja >/dev/null && echo Ninja || echo "Unix Makefiles")
 isas=(x86_64 riscv64 aarch64)
 
 for isa in "${isas[@]}"; do
   dir="$root/$isa"
   cmake -S "$here" -B "$dir" -G "$generator" -DCMAKE_TOOLCHAIN_FILE="$here/cmake/$isa.cmake" \
-    -DCMAKE_BUILD_TYPE=MinSizeRel -DSTRATA_FW_ENGINE=tlsf >/dev/null
-  cmake --build "$dir" --parallel 2 --target strata_engine strata_fw strata_fw_runtime >/dev/null
+    -DCMAKE_BUILD_TYPE=MinSizeRel -DSTRATA_FW_ENGINE=tlsf -DSTRATA_FW_PREFIX= >/dev/null
+  cmake --build "$dir" --parallel 2 --target strata_engine strata_fw strata_fw_runtime strata_fw_cxx size_probe size_probe_empty >/dev/null
 done
 
-# One line per object of the three libraries: name text verify ro data bss.
+# What malloc and free cost the smallest real user (instances/
+# malloc_free_probe.c): .text of the malloc/free probe image minus that of
+# the empty one, and the part of it in Tlsf functions.
+text_of() { "$size_tool" -A "$1" | awk '$1 ~ /^\.text/ { t += $2 } END { print t + 0 }'; }
+linked_row() {
+  local dir="$root/$1" tlsf=0 size
+  while read -r size; do tlsf=$((tlsf + 16#$size)); done < <(
+    "$nm_tool" -S -C --defined-only "$dir/size_probe.elf" | awk '/ [tTwW] .*Tlsf/ { print $2 }')
+  echo "| malloc/free firmware: .text added (of which \`Tlsf\` functions) | $1 |" \
+    "$(($(text_of "$dir/size_probe.elf") - $(text_of "$dir/size_probe_empty.elf"))) ($tlsf) | | | | |"
+}
+
+# One line per object of the four libraries: name text verify ro data bss.
 sections() {
-  "$size_tool" -A "$1"/libstrata_engine.a "$1"/libstrata_fw.a "$1"/libstrata_fw_runtime.a | awk '
+  "$size_tool" -A "$1"/libstrata_engine.a "$1"/libstrata_fw.a "$1"/libstrata_fw_runtime.a "$1"/libstrata_fw_cxx.a | awk '
     /\(ex / { obj = $1; sub(/\.(cpp|c)\.(obj|o)$/, "", obj); order[++n] = obj; next }
     $1 ~ /^\.text/ { text[obj] += $2; if ($1 ~ /verify/) ver[obj] += $2 }
     $1 ~ /^\.s?rodata/ { ro[obj] += $2 }
@@ -69,3 +83,4 @@ for obj in "${objects[@]}"; do
     [ -n "${rows[$obj,$isa]:-}" ] && echo "${rows[$obj,$isa]}"
   done
 done
+for isa in "${isas[@]}"; do linked_row "$isa"; done

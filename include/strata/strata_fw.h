@@ -2,9 +2,10 @@
  * strata firmware C API: malloc and friends over one static pool.
  *
  * For bare-metal firmware (x86_64, riscv64, aarch64; see docs/firmware.md).
- * Link libstrata_fw.a (this API), libstrata_engine.a and, when the firmware
- * has no libc of its own, libstrata_fw_runtime.a (memcpy/memset/memmove/
- * memcmp and C++ operator new/delete). The firmware supplies one function:
+ * Link libstrata_fw.a (this API) and libstrata_engine.a; add
+ * libstrata_fw_runtime.a (memcpy/memset/memmove/memcmp) when the firmware has
+ * no libc of its own, and libstrata_fw_cxx.a for C++ operator new/delete. The
+ * firmware supplies one function:
  *
  *   void strata_fatal(const char* what, uintptr_t value);   // never returns
  *

@@ -1,12 +1,15 @@
 # strata firmware images (included by freestanding/CMakeLists.txt in a cross
-# build, one ISA per build tree). Every image links the boot code of the ISA,
-# libstrata_engine.a, libstrata_fw.a and libstrata_fw_runtime.a.
+# build, one ISA per build tree). Every image links the boot code of the ISA
+# and the four firmware libraries.
 set(_fw_tests ${CMAKE_CURRENT_LIST_DIR})
 
 # The self-test: every engine built (STRATA_WITH_*), then the C API and
 # new/delete. Each suite linked in defines STRATA_FW_SUITE_<NAME> for the main.
 strata_fw_objects(strata_fw_report SOURCES ${_fw_tests}/report.cpp)
-set(_sources ${_fw_tests}/selftest_main.cpp ${_fw_tests}/suite_fw_api.cpp)
+# The C API suite uses <new> (std::nothrow), as new_delete.cpp does.
+strata_fw_objects(strata_fw_api_suite SOURCES ${_fw_tests}/suite_fw_api.cpp)
+target_compile_options(strata_fw_api_suite PRIVATE ${STRATA_FW_NEW_INCLUDES})
+set(_sources ${_fw_tests}/selftest_main.cpp)
 set(_defines)
 foreach(pair tlsf:TLSF buddy:BUDDY heap:SLAB bitmap:BITMAP)
   string(REPLACE ":" ";" pair ${pair})
@@ -18,9 +21,7 @@ foreach(pair tlsf:TLSF buddy:BUDDY heap:SLAB bitmap:BITMAP)
     list(APPEND _defines STRATA_FW_SUITE_${_upper}=1)
   endif()
 endforeach()
-strata_fw_image(selftest SOURCES ${_sources} OBJECTS strata_fw_report DEFINES ${_defines})
-# The API suite uses <new> (std::nothrow), as new_delete.cpp does.
-set_source_files_properties(${_fw_tests}/suite_fw_api.cpp PROPERTIES COMPILE_OPTIONS "${STRATA_FW_NEW_INCLUDES}")
+strata_fw_image(selftest SOURCES ${_sources} OBJECTS strata_fw_report strata_fw_api_suite DEFINES ${_defines})
 
 # Images that must fail (see deliberate_failure.cpp), one per kind: the same
 # objects, with fw_main bound to that kind's entry point at link time. The
