@@ -16,9 +16,8 @@
 #include "core/mem.hpp"
 #include "core/spin_lock.hpp"
 #include "strata/align.hpp"
-#include "strata/concepts.hpp"
-
 #include "runtime/firmware_engines.hpp"
+#include "strata/concepts.hpp"
 
 namespace strata::fw {
 namespace {
@@ -75,11 +74,13 @@ usize usable_locked(void* p) {
   return r.value();
 }
 
+/// A block of size bytes aligned to align (a power of two), or null (lock held).
 void* alloc_locked(usize size, usize align) {
   const Result<void*> r = engine.alloc(size, align);
   return r.ok() ? r.value() : nullptr;
 }
 
+/// alloc_locked under the lock.
 void* alloc(usize size, usize align) {
   LockGuard<SpinLock> guard(lock);
   return alloc_locked(size, align);
