@@ -27,6 +27,8 @@ inline void* alloc_class(u32 cls) {
 }
 }  // namespace
 
+bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && huge_is_fresh(p); }
+
 void* allocate_after_fast(usize n) {
   if (n <= SMALL_FAST_MAX) return cache_refill(small_class_of(n));
   return allocate_slow(n);
@@ -123,7 +125,7 @@ void* reallocate(void* p, usize n, const char* fn) {
 bool trim() {
   ensure_initialised();
   cache_flush_all();
-  const usize released = g_small.purge() + g_medium.purge();
+  const usize released = g_small.purge() + g_medium.purge() + huge_cache_release(0);
   return released != 0;
 }
 

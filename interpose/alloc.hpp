@@ -38,7 +38,7 @@ void* reallocate(void* p, usize n, const char* fn);
 bool trim();
 
 /// True when p is known to be freshly mapped, all-zero memory (calloc skips memset).
-inline bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge; }
+bool fresh_zeroed(const void* p);
 
 /// Makes sure process-wide state is set up (idempotent, re-entrancy safe).
 void ensure_initialised();

@@ -2,6 +2,8 @@
 #include "huge.hpp"
 
 #include "layout.hpp"
+#include "lock.hpp"
+#include "options.hpp"
 #include "os.hpp"
 #include "page_source.hpp"
 #include "report.hpp"
@@ -16,17 +18,69 @@ namespace {
 /// huge block is not taken for one.
 struct HugeHeader {
   u64 check;
-  void* base;     ///< first segment
-  usize nsegs;    ///< segments in the run
-  usize usable;   ///< committed, writable bytes from the block start
+  void* base;      ///< first segment
+  usize nsegs;     ///< segments in the run
+  usize usable;    ///< writable bytes from the block start
+  usize committed; ///< committed bytes from base (for reuse from the cache)
+  bool fresh;      ///< freshly mapped: the block reads as zero
 };
+
+constinit usize g_huge_count = 0;
+constinit usize g_huge_bytes = 0;
+
+/// A freed run kept for reuse.
+struct CachedRun {
+  void* base;
+  usize nsegs;
+  usize committed;
+  u64 freed_ms;
+};
+
+constexpr usize CACHE_SLOTS = 16;
+constexpr usize CACHE_MAX_RUN = 32u << 20;
+constexpr usize CACHE_MAX_BYTES = 64u << 20;
+constexpr usize CACHE_MIN_BYTES = 8u << 20;
+
+constinit Lock g_cache_lock{};
+constinit CachedRun g_cache[CACHE_SLOTS] = {};
+constinit usize g_cache_used = 0;  ///< slots in use: g_cache[0, g_cache_used)
+constinit usize g_cache_bytes = 0;
+
+// Takes a cached run of at least nsegs segments (and not more than twice
+// that, so a small request does not pin a big run). Lock not held on entry.
+bool cache_take(usize nsegs, CachedRun& out) {
+  LockGuard g(g_cache_lock);
+  usize best = CACHE_SLOTS;
+  for (usize i = 0; i < g_cache_used; ++i) {
+    const usize n = g_cache[i].nsegs;
+    if (n >= nsegs && n <= 2 * nsegs && (best == CACHE_SLOTS || n < g_cache[best].nsegs)) best = i;
+  }
+  if (best == CACHE_SLOTS) return false;
+  out = g_cache[best];
+  g_cache[best] = g_cache[--g_cache_used];
+  g_cache_bytes -= out.nsegs * SEGMENT_SIZE;
+  return true;
+}
+
+// Keeps a freed run if it is small enough and there is room; false otherwise.
+bool cache_put(const CachedRun& run) {
+  const usize bytes = run.nsegs * SEGMENT_SIZE;
+  if (bytes > CACHE_MAX_RUN || g_options.purge_delay_ms == 0) return false;
+  // The cache may hold as much as the live huge blocks (8..64 MiB): what it
+  // keeps is resident memory, so it scales with what the program uses.
+  usize limit = __atomic_load_n(&g_huge_bytes, __ATOMIC_RELAXED);
+  limit = limit < CACHE_MIN_BYTES ? CACHE_MIN_BYTES : limit > CACHE_MAX_BYTES ? CACHE_MAX_BYTES : limit;
+  LockGuard g(g_cache_lock);
+  if (g_cache_used == CACHE_SLOTS || g_cache_bytes + bytes > limit) return false;
+  g_cache[g_cache_used++] = run;
+  g_cache_bytes += bytes;
+  return true;
+}
 
 constexpr u64 HUGE_MAGIC = 0x53545241'48554745ull;  // "STRAHUGE"
 
 u64 check_of(const void* block) { return HUGE_MAGIC ^ reinterpret_cast<uptr>(block); }
 
-constinit usize g_huge_count = 0;
-constinit usize g_huge_bytes = 0;
 
 HugeHeader* header_of(const void* p, const char* fn) {
   const usize page = os::page_size();
@@ -34,9 +88,28 @@ HugeHeader* header_of(const void* p, const char* fn) {
   auto* h = reinterpret_cast<HugeHeader*>(reinterpret_cast<uptr>(p) - page);
   // The header page may belong to the previous segment of the same run only;
   // it is always committed, since the run starts at least a page earlier.
-  if (segment_kind(h) != SegmentKind::Huge || h->check != check_of(p))
-    misuse(fn, "invalid pointer (not the start of a huge block)", p);
+  if (segment_kind(h) != SegmentKind::Huge) misuse(fn, "invalid pointer (not the start of a huge block)", p);
+  if (h->check == 0 && h->usable != 0) misuse(fn, "double free", p);  // freed, run kept in the cache
+  if (h->check != check_of(p)) misuse(fn, "invalid pointer (not the start of a huge block)", p);
   return h;
+}
+// Releases every cached run of fewer than nsegs segments.
+void release_smaller_than(usize nsegs) {
+  CachedRun victims[CACHE_SLOTS];
+  usize n = 0;
+  {
+    LockGuard g(g_cache_lock);
+    for (usize i = 0; i < g_cache_used;) {
+      if (g_cache[i].nsegs < nsegs) {
+        victims[n++] = g_cache[i];
+        g_cache_bytes -= g_cache[i].nsegs * SEGMENT_SIZE;
+        g_cache[i] = g_cache[--g_cache_used];
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (usize i = 0; i < n; ++i) g_page_source.free_segments(victims[i].base, victims[i].nsegs);
 }
 }  // namespace
 
@@ -49,13 +122,38 @@ void* huge_alloc(usize n, usize align) {
   if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
   const usize nsegs = span / SEGMENT_SIZE;
   const usize align_segs = align > SEGMENT_SIZE ? align / SEGMENT_SIZE : 1;
-  char* base = static_cast<char*>(g_page_source.alloc_segments(nsegs, align_segs, total, SegmentKind::Huge));
-  if (base == nullptr) return nullptr;
-  char* block = base + offset;
+  CachedRun run{};
+  bool fresh = true;
+  if (align <= page && cache_take(nsegs, run)) {
+    fresh = false;
+    if (run.committed < total) {
+      if (!os::commit(run.base, total)) {
+        g_page_source.free_segments(run.base, run.nsegs);
+        return nullptr;
+      }
+      run.committed = total;
+    }
+  } else {
+    // A miss maps fresh memory: cached runs too small for this request go
+    // back first, so the cache does not stack resident memory on a growing heap.
+    if (huge_cache_bytes() != 0) release_smaller_than(nsegs);
+    run.base = g_page_source.alloc_segments(nsegs, align_segs, total, SegmentKind::Huge);
+    if (run.base == nullptr) {
+      // Out of memory: cached runs are memory too. Give them back and retry once.
+      if (huge_cache_release(0) == 0) return nullptr;
+      run.base = g_page_source.alloc_segments(nsegs, align_segs, total, SegmentKind::Huge);
+      if (run.base == nullptr) return nullptr;
+    }
+    run.nsegs = nsegs;
+    run.committed = total;
+  }
+  char* block = static_cast<char*>(run.base) + offset;
   auto* h = reinterpret_cast<HugeHeader*>(block - page);
-  h->base = base;
-  h->nsegs = nsegs;
+  h->base = run.base;
+  h->nsegs = run.nsegs;
   h->usable = body;
+  h->committed = run.committed;
+  h->fresh = fresh;
   h->check = check_of(block);
   __atomic_fetch_add(&g_huge_count, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&g_huge_bytes, body, __ATOMIC_RELAXED);
@@ -64,13 +162,42 @@ void* huge_alloc(usize n, usize align) {
 
 void huge_free(void* p, const char* fn) {
   HugeHeader* h = header_of(p, fn);
-  void* base = h->base;
-  const usize nsegs = h->nsegs;
+  const CachedRun run{h->base, h->nsegs, h->committed, os::now_ms()};
   __atomic_fetch_sub(&g_huge_count, 1, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&g_huge_bytes, h->usable, __ATOMIC_RELAXED);
   h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
-  g_page_source.free_segments(base, nsegs);
+  if (!cache_put(run)) g_page_source.free_segments(run.base, run.nsegs);
 }
+
+bool huge_is_fresh(const void* p) { return header_of(p, "calloc")->fresh; }
+
+usize huge_cache_release(u64 max_age_ms) {
+  CachedRun victims[CACHE_SLOTS];
+  usize n = 0, bytes = 0;
+  {
+    const u64 now = os::now_ms();
+    LockGuard g(g_cache_lock);
+    for (usize i = 0; i < g_cache_used;) {
+      if (max_age_ms == 0 || now - g_cache[i].freed_ms >= max_age_ms) {
+        victims[n++] = g_cache[i];
+        g_cache_bytes -= g_cache[i].nsegs * SEGMENT_SIZE;
+        g_cache[i] = g_cache[--g_cache_used];
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (usize i = 0; i < n; ++i) {  // outside the lock: unmapping takes a while
+    bytes += victims[i].nsegs * SEGMENT_SIZE;
+    g_page_source.free_segments(victims[i].base, victims[i].nsegs);
+  }
+  return bytes;
+}
+
+usize huge_cache_bytes() { return __atomic_load_n(&g_cache_bytes, __ATOMIC_RELAXED); }
+void huge_lock() { g_cache_lock.lock(); }
+void huge_unlock() { g_cache_lock.unlock(); }
+void huge_reset_lock_in_child() { g_cache_lock.reset(); }
 
 usize huge_usable_size(const void* p, const char* fn) { return header_of(p, fn)->usable; }
 
@@ -86,6 +213,8 @@ bool huge_resize(void* p, usize n) {
   } else if (body < h->usable) {
     os::purge(static_cast<char*>(p) + body, h->usable - body);
   }
+  const usize end = static_cast<usize>(static_cast<char*>(p) + body - static_cast<char*>(h->base));
+  if (end > h->committed) h->committed = end;
   __atomic_fetch_add(&g_huge_bytes, body - h->usable, __ATOMIC_RELAXED);  // wraps correctly
   h->usable = body;
   return true;

@@ -6,6 +6,13 @@
 // Layout: [segment base ... | header page | block (rounded to pages) | unused]
 // The block starts at base + max(page, align), so any power-of-two alignment
 // up to and beyond the segment size is honoured.
+//
+// Reuse: a program that cycles large buffers (5-25 MiB, say) would pay page
+// faults for every cycle if each free went straight back to the OS. So a
+// freed run of at most CACHE_MAX_RUN bytes is kept, still committed, in a
+// small cache (at most the live huge bytes, within 8..64 MiB) and handed to the next huge
+// request it fits (a miss releases the runs too small for it before mapping fresh memory); entries older than purge_delay_ms, and all entries on
+// malloc_trim, go back to the OS. Bigger runs are released at once.
 #pragma once
 #include "core/types.hpp"
 
@@ -26,5 +33,19 @@ bool huge_resize(void* p, usize n);
 
 /// Number and bytes of live huge blocks (statistics).
 void huge_stats(usize& count, usize& bytes);
+
+/// True when huge block p was freshly mapped (all zero), not reused from the cache.
+bool huge_is_fresh(const void* p);
+
+/// Releases cached runs older than max_age_ms (0: all); returns bytes released.
+usize huge_cache_release(u64 max_age_ms);
+
+/// Bytes held in the cache of freed runs (statistics).
+usize huge_cache_bytes();
+
+/// Fork support for the cache's lock.
+void huge_lock();
+void huge_unlock();
+void huge_reset_lock_in_child();
 
 }  // namespace strata::rt

@@ -14,6 +14,7 @@
 
 #include "alloc.hpp"
 #include "central.hpp"
+#include "huge.hpp"
 #include "lock.hpp"
 #include "options.hpp"
 #include "os.hpp"
@@ -48,11 +49,13 @@ void fork_prepare() {
   g_init_lock.lock();
   g_small.lock();
   g_medium.lock();
+  huge_lock();
   g_page_source.lock();
 }
 void fork_parent() {
   if (g_fork_skipped) return;
   g_page_source.unlock();
+  huge_unlock();
   g_medium.unlock();
   g_small.unlock();
   g_init_lock.unlock();
@@ -61,6 +64,7 @@ void fork_child() {
   if (g_fork_skipped) return;
   // The child has one thread; it holds every lock: reset them (and the count).
   g_page_source.reset_lock_in_child();
+  huge_reset_lock_in_child();
   g_medium.reset_lock_in_child();
   g_small.reset_lock_in_child();
   g_init_lock.reset();
@@ -105,6 +109,7 @@ void maybe_purge() {
   if (!__atomic_compare_exchange_n(&g_last_purge_ms, &last, now, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
   g_small.purge();
   g_medium.purge();
+  huge_cache_release(static_cast<u64>(delay));
 }
 
 }  // namespace strata::rt

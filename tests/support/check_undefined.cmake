@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.25)
 # Fails when any object compiled with freestanding flags references a symbol
 # other than memcpy/memset/memmove/memcmp and the platform hook strata_fatal.
 string(REPLACE "|" ";" objs "${OBJECTS}")
