@@ -118,8 +118,8 @@ class Buddy {
     return r.ok() ? ok() : Result<void>(r.error());
   }
 
-  /// add_memory that also returns the region's handle (for region_of-free
-  /// callers such as Heap, which remember it).
+  /// add_memory that also returns the region's handle, for callers that keep
+  /// it and free through dealloc_in without a region scan (Heap does).
   Result<Region*> add_region(void* start, usize size) {
     const uptr s = reinterpret_cast<uptr>(start);
     uptr e = 0;

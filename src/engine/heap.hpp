@@ -230,15 +230,18 @@ class Heap {
   }
 
   /// O(1) page lookup for a caller that knows p's region: region_base is the
-  /// start handed to add_memory/init of the region holding p (precondition,
-  /// not checked). Reads one byte of metadata and the class table: cls is the
-  /// slab class of p's page (NO_CLASS for large blocks, free pages and
-  /// metadata), block_start says p starts a block slot of that class (live or
-  /// not: the slot check, not the liveness check). Lock-free use is safe for a
-  /// p the caller owns (its span cannot change class while p is live).
+  /// start handed to add_memory/init of the region holding p, and p lies in
+  /// [region_base, region_base + size) (preconditions, not checked). One
+  /// relaxed byte load from the region's class table, a mask, a multiply: cls
+  /// is the slab class of p's page (NO_CLASS for large blocks, free pages and
+  /// metadata), block_start says p starts a block slot of that class (a slot
+  /// check, not a liveness check: freed slots answer true too). May be called
+  /// without the heap's lock; the answer is stable for a p the caller owns
+  /// (its span cannot change class while p is live), and for any other p it
+  /// is a hint to confirm under the lock (dealloc does).
   static Lookup lookup_in_region(const void* region_base, const void* p) {
     const uptr b = reinterpret_cast<uptr>(region_base), a = reinterpret_cast<uptr>(p);
-    const u8 cls = detail::class_table(b)[(a >> PAGE_SHIFT) - (b >> PAGE_SHIFT)];
+    const u8 cls = detail::load_class(b, (a >> PAGE_SHIFT) - (b >> PAGE_SHIFT));
     if (cls == detail::NO_CLASS_BYTE) return Lookup{NO_CLASS, false};
     return Lookup{cls, Classes::is_block_offset(cls, a & (Classes::get(cls).span_bytes - 1))};
   }
@@ -271,6 +274,16 @@ class Heap {
   usize spare_bytes() const { return spare_bytes_; }
   /// Largest block the buddy can hand out right now.
   usize largest_free_run() const { return buddy_.largest_free_block(); }
+  /// Statistics walk, O(pages): f(u32 cls, usize live_blocks, usize span_bytes) for every slab span.
+  template <class F>
+  void for_each_slab_span(F f) const {
+    for (const HeapRegion* r = regions_; r != nullptr; r = r->next)
+      for (usize i = 0, n = page_index(*r, r->start + r->size - 1) + 1; i < n;) {
+        const SpanRecord& s = r->spans[i];
+        if (s.kind == SpanKind::Slab) f(u32{s.cls}, usize{s.used}, PAGE_SIZE << s.order);
+        i += s.kind == SpanKind::None ? 1 : usize{1} << s.order;
+      }
+  }
 
   /// Expensive invariant walk for tests (engine/heap_verify.hpp lists what
   /// it checks). on_error(const char* what, const void* where) hears about
@@ -321,7 +334,7 @@ class Heap {
   /// have its live bit; a large block is the first byte of a Large record's page.
   Found find_live(const HeapRegion* r, uptr a) const {
     const usize page = page_index(*r, a);
-    const u8 cls = detail::class_table(r->start)[page];
+    const u8 cls = detail::load_class(r->start, page);
     if (cls == detail::NO_CLASS_BYTE) {
       SpanRecord* rec = &r->spans[page];
       const bool live = rec->kind == SpanKind::Large && (a & (PAGE_SIZE - 1)) == 0;
@@ -375,8 +388,7 @@ class Heap {
       s->order = static_cast<u8>(order);
       s->used = s->carved = 0;
       s->free_list = nullptr;
-      mem_set(detail::class_table(s->region->start) + page_index(*s->region, base), static_cast<int>(cls),
-              usize{1} << order);
+      detail::store_classes(s->region->start, page_index(*s->region, base), usize{1} << order, static_cast<u8>(cls));
     }
     partial_[cls].push_front(&s->link);
     return s;
@@ -424,8 +436,7 @@ class Heap {
 
   void release_span(SpanRecord& s) {
     const uptr base = span_base(s);
-    mem_set(detail::class_table(s.region->start) + page_index(*s.region, base), detail::NO_CLASS_BYTE,
-            usize{1} << s.order);
+    detail::store_classes(s.region->start, page_index(*s.region, base), usize{1} << s.order, detail::NO_CLASS_BYTE);
     s.kind = SpanKind::None;
     const Result<void> r = buddy_.dealloc_in(s.region->buddy, reinterpret_cast<void*>(base), s.order);
     STRATA_CHECK(r.ok(), "heap: span unknown to the buddy", base);

@@ -98,4 +98,16 @@ constexpr RegionLayout region_layout(uptr s, uptr e, u32 page_shift, u32 granule
 /// The page class table of the region starting at `start`.
 inline u8* class_table(uptr start) { return reinterpret_cast<u8*>(start + CLASS_TABLE_OFFSET); }
 
+/// Class bytes may be read without the heap's lock (lookup_in_region, for a
+/// block the caller owns, whose pages cannot change class meanwhile), so
+/// they are read and written with relaxed atomics: plain byte moves on every
+/// target, and no formal data race with a span being converted elsewhere.
+inline u8 load_class(uptr start, usize page) {
+  return __atomic_load_n(class_table(start) + page, __ATOMIC_RELAXED);
+}
+inline void store_classes(uptr start, usize first_page, usize pages, u8 cls) {
+  u8* t = class_table(start) + first_page;
+  for (usize i = 0; i < pages; ++i) __atomic_store_n(t + i, cls, __ATOMIC_RELAXED);
+}
+
 }  // namespace strata::detail
