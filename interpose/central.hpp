@@ -35,6 +35,8 @@ class SmallHeap {
 
   /// Engine statistics, read under the lock.
   void stats(usize& used, usize& total);
+  /// Calls f(const SmallEngine&) under the lock (statistics; f must not call strata).
+  template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const SmallEngine&>(engine_)); }
 
   void lock() { lock_.lock(); }
   void unlock() { lock_.unlock(); }
@@ -62,6 +64,8 @@ class MediumHeap {
   /// As SmallHeap::purge.
   usize purge();
   void stats(usize& used, usize& total);
+  /// Calls f(const MediumEngine&) under the lock (statistics; f must not call strata).
+  template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const MediumEngine&>(engine_)); }
 
   void lock() { lock_.lock(); }
   void unlock() { lock_.unlock(); }

@@ -38,6 +38,8 @@ class PageSource {
   usize mapped_bytes() const { return __atomic_load_n(&mapped_, __ATOMIC_RELAXED); }
   /// Bytes of address space reserved up front.
   usize reserved_bytes() const { return reserve_size_; }
+  /// Start of the reservation (0 before the first segment; statistics scan the segment table from here).
+  uptr reserve_base() const { return reserve_base_; }
 
   /// Fork support: the prepare handler takes the lock, parent/child release it.
   void lock() { lock_.lock(); }

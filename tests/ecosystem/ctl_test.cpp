@@ -1,0 +1,173 @@
+// strata_ctl (mallctl), strata_ctl_nametomib / strata_ctl_bymib: names, types
+// and jemalloc's error codes. Linked against libstrata_prefixed.a.
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "strata/strata.h"
+
+namespace {
+template <class T>
+int get(const char* name, T& out) {
+  size_t len = sizeof(T);
+  const int r = strata_ctl(name, &out, &len, nullptr, 0);
+  if (r == 0) {
+    EXPECT_EQ(len, sizeof(T)) << name;
+  }
+  return r;
+}
+
+size_t stat(const char* name) {
+  uint64_t epoch = 1;
+  size_t elen = sizeof epoch;
+  EXPECT_EQ(strata_ctl("epoch", &epoch, &elen, &epoch, sizeof epoch), 0);
+  size_t v = 0;
+  EXPECT_EQ(get(name, v), 0) << name;
+  return v;
+}
+
+TEST(Ctl, VersionMatchesTheHeader) {
+  const char* v = nullptr;
+  ASSERT_EQ(get("version", v), 0);
+  EXPECT_STREQ(v, STRATA_VERSION_STRING);
+  EXPECT_STREQ(strata_version(), STRATA_VERSION_STRING);
+}
+
+TEST(Ctl, UnknownNamesAreEnoent) {
+  for (const char* name : {"bogus", "stats.bogus", "stats", "opt.bogus", "arena.2.purge", "arena.x.purge",
+                           "arena.0", "arenas.bin.999.size", "stats.allocated.x", "", ".", "stats..allocated",
+                           "background_thread", "thread.allocated"})
+    EXPECT_EQ(strata_ctl(name, nullptr, nullptr, nullptr, 0), ENOENT) << '"' << name << '"';
+}
+
+TEST(Ctl, EpochRefreshesStats) {
+  uint64_t e0 = 0, e1 = 0;
+  ASSERT_EQ(get("epoch", e0), 0);
+  const size_t before = stat("stats.allocated");
+  void* p = strata_malloc(8 << 20);
+  std::memset(p, 1, 8 << 20);
+  // Without an epoch write the figure does not move (jemalloc's semantics).
+  size_t stale = 0;
+  ASSERT_EQ(get("stats.allocated", stale), 0);
+  EXPECT_EQ(stale, before);
+  const size_t during = stat("stats.allocated");
+  ASSERT_EQ(get("epoch", e1), 0);
+  EXPECT_GT(e1, e0);
+  EXPECT_GE(during, before + (8 << 20));
+  EXPECT_GE(stat("stats.active"), during);
+  EXPECT_GE(stat("stats.resident"), size_t{8} << 20);
+  EXPECT_GE(stat("stats.mapped"), during);
+  EXPECT_GT(stat("stats.metadata"), 0u);
+  EXPECT_GT(stat("stats.retained"), 0u);
+  strata_free(p);
+  EXPECT_LE(stat("stats.allocated"), during - (8 << 20));
+  uint64_t bad = 0;
+  EXPECT_EQ(strata_ctl("epoch", nullptr, nullptr, &bad, 4), EINVAL);
+}
+
+TEST(Ctl, ReadOnlyAndVoidControlsRefuseWrites) {
+  size_t v = 1;
+  EXPECT_EQ(strata_ctl("stats.allocated", nullptr, nullptr, &v, sizeof v), EPERM);
+  bool b = false;
+  EXPECT_EQ(strata_ctl("opt.tcache", nullptr, nullptr, &b, sizeof b), EPERM);
+  size_t len = sizeof v;
+  EXPECT_EQ(strata_ctl("thread.tcache.flush", &v, &len, nullptr, 0), EPERM);
+  EXPECT_EQ(strata_ctl("arena.0.purge", nullptr, nullptr, &v, sizeof v), EPERM);
+}
+
+TEST(Ctl, WrongSizeIsEinvalAndCopiesWhatFits) {
+  uint32_t small = 0;
+  size_t len = sizeof small;
+  EXPECT_EQ(strata_ctl("arenas.page", &small, &len, nullptr, 0), EINVAL);  // size_t wanted
+  EXPECT_EQ(len, sizeof small);
+  EXPECT_NE(small, 0u);  // the low bytes of the page size (little-endian)
+}
+
+TEST(Ctl, OptionsReadBack) {
+  bool b = false;
+  ssize_t delay = 0;
+  size_t tmax = 0;
+  const char* s = nullptr;
+  ASSERT_EQ(get("opt.tcache", b), 0);
+  ASSERT_EQ(get("opt.abort_conf", b), 0);
+  ASSERT_EQ(get("opt.purge_delay_ms", delay), 0);
+  EXPECT_GE(delay, -1);
+  ASSERT_EQ(get("opt.tcache_max", tmax), 0);
+  ASSERT_EQ(get("opt.stats_print_opts", s), 0);
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(get("thread.tcache.enabled", b), 0);
+}
+
+TEST(Ctl, ConfigAndArenas) {
+  bool b = true;
+  ASSERT_EQ(get("config.prof", b), 0);
+  EXPECT_FALSE(b);
+  ASSERT_EQ(get("config.stats", b), 0);
+  EXPECT_TRUE(b);
+  ASSERT_EQ(get("config.debug", b), 0);
+  const char* conf = nullptr;
+  ASSERT_EQ(get("config.malloc_conf", conf), 0);
+  unsigned narenas = 0, nbins = 0;
+  ASSERT_EQ(get("arenas.narenas", narenas), 0);
+  EXPECT_EQ(narenas, 1u);
+  ASSERT_EQ(get("arenas.nbins", nbins), 0);
+  EXPECT_GT(nbins, 10u);
+  size_t quantum = 0, page = 0, tmax = 0;
+  ASSERT_EQ(get("arenas.quantum", quantum), 0);
+  EXPECT_EQ(quantum, 16u);
+  ASSERT_EQ(get("arenas.page", page), 0);
+  EXPECT_GE(page, 4096u);
+  ASSERT_EQ(get("arenas.tcache_max", tmax), 0);
+  size_t prev = 0;
+  for (unsigned i = 0; i < nbins; ++i) {
+    size_t size = 0;
+    const std::string name = "arenas.bin." + std::to_string(i) + ".size";
+    ASSERT_EQ(get(name.c_str(), size), 0) << name;
+    EXPECT_GT(size, prev);
+    prev = size;
+  }
+  EXPECT_EQ(prev, tmax);
+}
+
+TEST(Ctl, PurgeAndFlush) {
+  void* blocks[64];
+  for (void*& p : blocks) p = strata_malloc(3000);
+  for (void* p : blocks) strata_free(p);
+  EXPECT_EQ(strata_ctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0), 0);
+  EXPECT_EQ(strata_ctl("arena.0.purge", nullptr, nullptr, nullptr, 0), 0);
+  EXPECT_EQ(strata_ctl("arena.1.purge", nullptr, nullptr, nullptr, 0), 0);     // arena.<narenas>: all (redis)
+  EXPECT_EQ(strata_ctl("arena.4096.purge", nullptr, nullptr, nullptr, 0), 0);  // MALLCTL_ARENAS_ALL
+  EXPECT_EQ(strata_ctl("arena.0.decay", nullptr, nullptr, nullptr, 0), 0);
+}
+
+TEST(Ctl, NameToMibAndByMib) {
+  size_t mib[8];
+  size_t len = 8;
+  ASSERT_EQ(strata_ctl_nametomib("arenas.bin.0.size", mib, &len), 0);
+  ASSERT_EQ(len, 4u);
+  size_t first = 0, second = 0, vlen = sizeof first;
+  ASSERT_EQ(strata_ctl_bymib(mib, len, &first, &vlen, nullptr, 0), 0);
+  mib[2] = 1;  // the jemalloc idiom: change the index, run again
+  ASSERT_EQ(strata_ctl_bymib(mib, len, &second, &vlen, nullptr, 0), 0);
+  EXPECT_LT(first, second);
+  mib[2] = 100000;
+  EXPECT_EQ(strata_ctl_bymib(mib, len, &second, &vlen, nullptr, 0), ENOENT);
+  // A prefix translates too; running it is ENOENT (not a leaf).
+  len = 8;
+  ASSERT_EQ(strata_ctl_nametomib("stats", mib, &len), 0);
+  EXPECT_EQ(len, 1u);
+  EXPECT_EQ(strata_ctl_bymib(mib, len, nullptr, nullptr, nullptr, 0), ENOENT);
+  // Too little room for the name: ENOENT.
+  len = 2;
+  EXPECT_EQ(strata_ctl_nametomib("arenas.bin.0.size", mib, &len), ENOENT);
+  len = 8;
+  ASSERT_EQ(strata_ctl_nametomib("opt.tcache_max", mib, &len), 0);
+  size_t tmax = 0, tlen = sizeof tmax;
+  EXPECT_EQ(strata_ctl_bymib(mib, len, &tmax, &tlen, nullptr, 0), 0);
+  EXPECT_GT(tmax, 0u);
+}
+}  // namespace
