@@ -51,13 +51,15 @@ usize SmallHeap::alloc_batch(u32 cls, void** out, usize n) {
 }
 
 void SmallHeap::dealloc_batch(void* const* blocks, usize n, const char* fn) {
+  void* bad = nullptr;
   {
     LockGuard g(lock_);
-    const Result<void> r = engine_.dealloc_batch(blocks, n);
-    if (r.ok()) return;
+    // Every block is in a Small segment (the free fast path checked), and a
+    // Small segment is one region of this heap: its base is the region's.
+    for (usize i = 0; i < n && bad == nullptr; ++i)
+      if (!engine_.dealloc_in_region(segment_base(blocks[i]), blocks[i]).ok()) bad = blocks[i];
   }
-  // Find the culprit for the message (outside the lock: misuse aborts).
-  misuse(fn, "double free or invalid pointer", n > 0 ? blocks[0] : nullptr);
+  if (bad != nullptr) misuse(fn, "double free or invalid pointer", bad);  // outside the lock
 }
 
 void* SmallHeap::alloc(usize size, usize align) {

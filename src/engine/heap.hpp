@@ -161,8 +161,34 @@ class Heap {
   /// anything that is not the start of a live block of this heap: a double
   /// free, a pointer into a block, a foreign pointer, null.
   Result<void> dealloc(void* p) {
-    HeapRegion* r = find_region(reinterpret_cast<uptr>(p));
+    HeapRegion* r = locate_region(reinterpret_cast<uptr>(p));
     return r == nullptr ? Result<void>(AllocError::NotAllocated) : free_found(find_live(r, reinterpret_cast<uptr>(p)), p);
+  }
+
+  /// dealloc(p) for a caller that knows p's region, as for lookup_in_region:
+  /// O(1), no region search. region_base must be the start handed to
+  /// add_memory/init of one of this heap's regions (precondition, not checked:
+  /// its header is trusted); anything in it that is not a live block, and any
+  /// p outside that region's pages, is NotAllocated.
+  Result<void> dealloc_in_region(const void* region_base, void* p) {
+    HeapRegion* r = reinterpret_cast<HeapRegion*>(const_cast<void*>(region_base));
+    const uptr a = reinterpret_cast<uptr>(p);
+    if (a < r->begin || a >= r->end) return AllocError::NotAllocated;
+    return free_found(find_live(r, a), p);
+  }
+
+  /// dealloc(p) for a caller that knows p's region, as for lookup_in_region:
+  /// O(1), no search over the regions (a heap of many regions frees as fast
+  /// as one of a single region). region_base must be the start handed to
+  /// add_memory/init of a region of this heap (precondition; the header there
+  /// is checked to name itself, and p to lie in its range). NotAllocated as
+  /// dealloc(p) otherwise, state unchanged.
+  Result<void> dealloc_in_region(void* region_base, void* p) {
+    auto* r = reinterpret_cast<HeapRegion*>(region_base);
+    const uptr a = reinterpret_cast<uptr>(p);
+    if (r->start != reinterpret_cast<uptr>(region_base) || a < r->begin || a >= r->end)
+      return AllocError::NotAllocated;
+    return free_found(find_live(r, a), p);
   }
 
   /// The ByteAllocator dealloc: as dealloc(p), and size/align must be what
@@ -171,7 +197,7 @@ class Heap {
   /// nothing changes. InvalidParam for a bad align or size.
   Result<void> dealloc(void* p, usize size, usize align) {
     if (!is_pow2(align) || size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
-    HeapRegion* r = find_region(reinterpret_cast<uptr>(p));
+    HeapRegion* r = locate_region(reinterpret_cast<uptr>(p));
     if (r == nullptr) return AllocError::NotAllocated;
     const Found f = find_live(r, reinterpret_cast<uptr>(p));
     const u32 want = Classes::class_for(size, align);
@@ -309,6 +335,20 @@ class Heap {
     if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
     for (HeapRegion* r = regions_; r != nullptr; r = r->next)
       if (a >= r->begin && a < r->end) return r;
+    return nullptr;
+  }
+  /// find_region for frees: a region found by the scan moves to the front of
+  /// the list (and becomes the hint), so the regions in use stay near the head.
+  HeapRegion* locate_region(uptr a) {
+    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
+    for (HeapRegion** link = &regions_; *link != nullptr; link = &(*link)->next) {
+      HeapRegion* r = *link;
+      if (a < r->begin || a >= r->end) continue;
+      *link = r->next;
+      r->next = regions_;
+      regions_ = r;
+      return last_ = r;
+    }
     return nullptr;
   }
   /// find_region for an address the buddy just handed out (never null).

@@ -56,6 +56,29 @@ TYPED_TEST(HeapTest, DisjointRegions) {
   scenario::heap_regions(this->heap, arena(), usize{4} << 20, g_slots, NSLOTS, this->chk);
 }
 
+// dealloc_in_region: the runtime's O(1) free for a caller that knows the
+// region. Frees live blocks of either region; refuses a double free, a
+// pointer into a block, a wrong region base and a pointer outside the region.
+TYPED_TEST(HeapTest, DeallocInRegion) {
+  u8* r0 = arena();
+  u8* r1 = arena() + (usize{4} << 20);
+  ASSERT_TRUE(this->heap.init(r0, usize{4} << 20).ok());
+  ASSERT_TRUE(this->heap.add_memory(r1, usize{4} << 20).ok());
+  const usize used0 = this->heap.used_bytes();
+  void* a = this->heap.alloc(64, 16).value();
+  void* big = this->heap.alloc(usize{64} << 10, 16).value();  // a large (buddy) block
+  u8* base_a = reinterpret_cast<u8*>(reinterpret_cast<uptr>(a) & ~((usize{4} << 20) - 1));
+  u8* other = base_a == r0 ? r1 : r0;
+  EXPECT_EQ(this->heap.dealloc_in_region(base_a, static_cast<u8*>(a) + 16).error(), AllocError::NotAllocated);
+  EXPECT_EQ(this->heap.dealloc_in_region(other, a).error(), AllocError::NotAllocated);
+  EXPECT_EQ(this->heap.dealloc_in_region(base_a + 4096, a).error(), AllocError::NotAllocated);
+  EXPECT_TRUE(this->heap.dealloc_in_region(base_a, a).ok());
+  EXPECT_EQ(this->heap.dealloc_in_region(base_a, a).error(), AllocError::NotAllocated);  // double free
+  u8* base_big = reinterpret_cast<u8*>(reinterpret_cast<uptr>(big) & ~((usize{4} << 20) - 1));
+  EXPECT_TRUE(this->heap.dealloc_in_region(base_big, big).ok());
+  EXPECT_EQ(this->heap.used_bytes(), used0);
+}
+
 /// Two regions: 4 MiB aligned to 4 MiB (the runtime's shape) and an odd one.
 void two_regions(scenario::Region (&r)[2]) {
   r[0] = {reinterpret_cast<uptr>(arena() + (usize{4} << 20)), usize{4} << 20};
