@@ -166,25 +166,13 @@ class Heap {
   }
 
   /// dealloc(p) for a caller that knows p's region, as for lookup_in_region:
-  /// O(1), no region search. region_base must be the start handed to
-  /// add_memory/init of one of this heap's regions (precondition, not checked:
-  /// its header is trusted); anything in it that is not a live block, and any
-  /// p outside that region's pages, is NotAllocated.
-  Result<void> dealloc_in_region(const void* region_base, void* p) {
-    HeapRegion* r = reinterpret_cast<HeapRegion*>(const_cast<void*>(region_base));
-    const uptr a = reinterpret_cast<uptr>(p);
-    if (a < r->begin || a >= r->end) return AllocError::NotAllocated;
-    return free_found(find_live(r, a), p);
-  }
-
-  /// dealloc(p) for a caller that knows p's region, as for lookup_in_region:
   /// O(1), no search over the regions (a heap of many regions frees as fast
   /// as one of a single region). region_base must be the start handed to
   /// add_memory/init of a region of this heap (precondition; the header there
   /// is checked to name itself, and p to lie in its range). NotAllocated as
   /// dealloc(p) otherwise, state unchanged.
-  Result<void> dealloc_in_region(void* region_base, void* p) {
-    auto* r = reinterpret_cast<HeapRegion*>(region_base);
+  Result<void> dealloc_in_region(const void* region_base, void* p) {
+    auto* r = reinterpret_cast<HeapRegion*>(const_cast<void*>(region_base));
     const uptr a = reinterpret_cast<uptr>(p);
     if (r->start != reinterpret_cast<uptr>(region_base) || a < r->begin || a >= r->end)
       return AllocError::NotAllocated;

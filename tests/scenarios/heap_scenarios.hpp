@@ -191,7 +191,8 @@ void heap_alignment(H& h, u8* mem, usize size, usize max_align, Checker& chk) {
   SCEN_CHECK(chk, h.used_bytes() == 0 && h.verify());
 }
 
-/// Three regions (two adjacent): all get used, pointer-only frees find them.
+/// Three regions (two adjacent): all get used, pointer-only frees find them,
+/// and dealloc_in_region frees with a caller-named region.
 template <class H>
 void heap_regions(H& h, u8* mem, usize size, void** slots, usize cap, Checker& chk) {
   const usize q = size / 4;
@@ -209,7 +210,21 @@ void heap_regions(H& h, u8* mem, usize size, void** slots, usize cap, Checker& c
     SCEN_CHECK(chk, at.cls == H::class_for(3000, 16) && at.block_start);
   }
   SCEN_CHECK(chk, n < cap && seen[0] > 0 && seen[1] > 0 && seen[2] > 0 && h.verify());
-  for (usize i = n; i-- > 0;) SCEN_CHECK(chk, h.dealloc(slots[i]).ok());
+  // Half the blocks go back through dealloc_in_region (the caller names the
+  // region); the wrong region, a mid pointer, a second free are refused.
+  for (usize i = n; i-- > 0;) {
+    if (i % 2 == 0) {
+      SCEN_CHECK(chk, h.dealloc(slots[i]).ok());
+      continue;
+    }
+    const Region* reg = region_holding(regions, 3, slots[i]);
+    void* base = reinterpret_cast<void*>(reg->start);
+    void* other = reinterpret_cast<void*>(regions[(reg - regions + 1) % 3].start);
+    SCEN_CHECK(chk, h.dealloc_in_region(other, slots[i]).error() == AllocError::NotAllocated);
+    SCEN_CHECK(chk, h.dealloc_in_region(base, static_cast<u8*>(slots[i]) + 16).error() == AllocError::NotAllocated);
+    SCEN_CHECK(chk, h.dealloc_in_region(base, slots[i]).ok());
+    SCEN_CHECK(chk, h.dealloc_in_region(base, slots[i]).error() == AllocError::NotAllocated);
+  }
   SCEN_CHECK(chk, h.used_bytes() == 0 && h.verify());
 }
 
@@ -228,8 +243,8 @@ struct HeapRunStats {
   u64 allocs = 0, frees = 0, batch_frees = 0, no_memory = 0, probes = 0;
 };
 
-/// Random allocs (slab and large) and frees: pointer-only, sized, or through
-/// dealloc_batch; contents, alignment, usable_size, lookup_in_region and
+/// Random allocs (slab and large) and frees: pointer-only, sized, by region,
+/// or through dealloc_batch; contents, alignment, usable_size, lookup_in_region and
 /// used_bytes (== the sum of live usable sizes) checked all along; misuse
 /// probes must all answer NotAllocated and change nothing. At the end all is
 /// freed and, once spares are released, every free run is back.
@@ -261,8 +276,12 @@ HeapRunStats heap_random_run(H& h, const Region* regions, usize nregions, LiveBl
       return true;
     }
     live_bytes -= usable;
-    switch (rng.below(3)) {
+    switch (rng.below(4)) {
       case 0: return SCEN_CHECK(chk, h.dealloc(b.ptr, b.size, b.align).ok());
+      case 1: {
+        const Region* reg = region_holding(regions, nregions, b.ptr);
+        return SCEN_CHECK(chk, h.dealloc_in_region(reinterpret_cast<void*>(reg->start), b.ptr).ok());
+      }
       default:
         if (!SCEN_CHECK(chk, h.dealloc(b.ptr).ok())) return false;
         if (rng.below(100) < p.probe_percent) {  // an immediate double free
