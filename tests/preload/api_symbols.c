@@ -213,7 +213,8 @@ static void check_mallinfo_and_trim(void) {
   const struct mallinfo2 after = mi2();
   ST_CHECKF(after.uordblks < during.uordblks, "uordblks %zu -> %zu after freeing", during.uordblks,
             after.uordblks);
-  ST_CHECK(trim(1u << 20) == 0 || trim(1u << 20) == 1);
+  const int t2 = trim(1u << 20); /* nothing much left to release: 0 or 1 */
+  ST_CHECKF(t2 == 0 || t2 == 1, "malloc_trim(1 MiB) returned %d", t2);
 }
 
 int main(void) {

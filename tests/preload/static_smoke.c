@@ -6,7 +6,9 @@
  * executable); allocations glibc makes for the program (strdup, fopen,
  * asprintf, getline) come from strata too, which strata_malloc_usable_size
  * proves (it aborts on foreign pointers); the main size ranges, calloc,
- * realloc, aligned allocation and a few threads with cross-thread frees work.
+ * realloc, aligned allocation, errno and EINVAL semantics, mallinfo2, 20,000
+ * strings made by strdup and sorted by qsort, and a few threads with
+ * cross-thread frees work.
  */
 #include <pthread.h>
 
@@ -22,6 +24,10 @@ static void* thread_body(void* arg) {
   ST_CHECK(p != NULL);
   st_fill(p, 333, 5);
   return p;
+}
+
+static int compare_strings(const void* a, const void* b) {
+  return strcmp(*(char* const*)a, *(char* const*)b);
 }
 
 int main(void) {
@@ -64,6 +70,35 @@ int main(void) {
     ST_CHECK(a != NULL && st_is_aligned(a, 4096));
     free(a);
   }
+
+  /* The libc contract holds in the static build too. */
+  errno = 0;
+  ST_CHECK(malloc(SIZE_MAX) == NULL && errno == ENOMEM);
+  void* pm = &pm;
+  ST_CHECK(posix_memalign(&pm, 3, 10) == EINVAL && pm == (void*)&pm);
+  ST_CHECK(posix_memalign(&pm, 1u << 16, 10) == 0 && st_is_aligned(pm, 1u << 16));
+  errno = EDOM;
+  free(pm);
+  ST_CHECK(errno == EDOM);
+  ST_CHECK(mallopt(M_ARENA_MAX, 1) == 1);
+
+  /* Many strings made by glibc (strdup) and sorted, then mallinfo2 sees them. */
+  enum { STRINGS = 20000 };
+  char** strs = (char**)calloc(STRINGS, sizeof(char*));
+  ST_CHECK(strs != NULL);
+  const size_t used0 = mallinfo2().uordblks;
+  for (int i = 0; i < STRINGS; ++i) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%08x-string-%d", (unsigned)(i * 2654435761u), i);
+    strs[i] = strdup(buf);
+    ST_CHECK(strs[i] != NULL && strata_malloc_usable_size(strs[i]) > strlen(buf));
+  }
+  ST_CHECKF(mallinfo2().uordblks >= used0 + STRINGS * 16, "mallinfo2 uordblks %zu -> %zu", used0,
+            mallinfo2().uordblks);
+  qsort(strs, STRINGS, sizeof(char*), compare_strings);
+  for (int i = 1; i < STRINGS; ++i) ST_CHECK(strcmp(strs[i - 1], strs[i]) < 0);
+  for (int i = 0; i < STRINGS; ++i) free(strs[i]);
+  free(strs);
 
   pthread_t t[4];
   for (int i = 0; i < 4; ++i) {

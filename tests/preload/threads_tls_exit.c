@@ -2,11 +2,11 @@
  *
  * glibc runs pthread key destructors in rounds (PTHREAD_DESTRUCTOR_ITERATIONS
  * = 4), in key order, and then frees its own per-thread buffers. strata's key
- * is created at start-up, so this program's keys (created in main, and
- * numbered above 32 so that setting them allocates in glibc) run after
- * strata flushed the thread's cache. Scenarios (argv[1]):
+ * is created at start-up, so this program's key (created in main) runs
+ * after strata flushed the thread's cache. Scenarios (argv[1]):
  *
- *   late_key     a thread allocates, then its destructor (after strata's)
+ *   late_key     (key numbered above 32, so that setting it allocates in
+ *                glibc) a thread allocates, then its destructor (after strata's)
  *                verifies and frees blocks the thread made, allocates and
  *                frees more, and re-arms itself for three rounds; the thread
  *                also leaves glibc per-thread buffers (strsignal, dlerror)
@@ -90,8 +90,6 @@ static void* late_key_thread(void* arg) {
   return NULL;
 }
 
-static Carry* g_from_main[THREADS];
-
 static void* fresh_thread(void* arg) {
   /* No allocation in the thread body: only the key is set (to main's block). */
   ST_CHECK(pthread_setspecific(key, arg) == 0);
@@ -118,15 +116,12 @@ static void* last_round_thread(void* arg) {
   return NULL;
 }
 
-static void run(void* (*body)(void*), int fresh) {
-  for (int i = 0; i < THREADS; i += 4) {
+static void run(void* (*body)(void*), int fresh, int threads) {
+  for (int i = 0; i < threads; i += 4) {
     pthread_t t[4];
     for (int j = 0; j < 4; ++j) {
       void* arg = NULL;
-      if (fresh) {
-        g_from_main[i + j] = make_carry(1, 64 + (size_t)(i + j), (uint64_t)(i + j));
-        arg = g_from_main[i + j];
-      }
+      if (fresh) arg = make_carry(1, 64 + (size_t)(i + j), (uint64_t)(i + j)); /* freed by the thread */
       ST_CHECK(pthread_create(&t[j], NULL, body, arg) == 0);
     }
     for (int j = 0; j < 4; ++j) ST_CHECK(pthread_join(t[j], NULL) == 0);
@@ -139,25 +134,33 @@ int main(int argc, char** argv) {
   const char* scenario = argv[1];
   const int last = strcmp(scenario, "last_round") == 0;
 
-  /* Push our key past index 32: setting it then allocates inside glibc. */
-  pthread_key_t filler[40];
-  for (int i = 0; i < 40; ++i) ST_CHECK(pthread_key_create(&filler[i], NULL) == 0);
+  /* late_key: push the key past index 32, so that setting it allocates inside
+     glibc (also from destructors). The other scenarios need a key below 32:
+     there pthread_setspecific must not allocate, or the thread would not be
+     allocation-free until its destructor runs. */
+  if (strcmp(scenario, "late_key") == 0) {
+    pthread_key_t filler[40];
+    for (int i = 0; i < 40; ++i) ST_CHECK(pthread_key_create(&filler[i], NULL) == 0);
+  }
   ST_CHECK(pthread_key_create(&key, last ? last_round_destructor : rearming_destructor) == 0);
+  if (strcmp(scenario, "late_key") != 0) ST_CHECKF(key < 32, "key %u: setting it would allocate", key);
 
-  /* Warm-up (one thread's worth of process-wide setup), then measure. */
-  pthread_t warm;
-  ST_CHECK(pthread_create(&warm, NULL, late_key_thread, NULL) == 0 && pthread_join(warm, NULL) == 0);
-  malloc_trim(0);
-  const size_t used0 = mallinfo2().uordblks;
-
+  void* (*body)(void*) = NULL;
+  const int fresh = strcmp(scenario, "fresh_thread") == 0;
   if (strcmp(scenario, "late_key") == 0)
-    run(late_key_thread, 0);
-  else if (strcmp(scenario, "fresh_thread") == 0)
-    run(fresh_thread, 1);
+    body = late_key_thread;
+  else if (fresh)
+    body = fresh_thread;
   else if (last)
-    run(last_round_thread, 0);
+    body = last_round_thread;
   else
     ST_CHECKF(0, "unknown scenario %s", scenario);
+
+  /* A few threads of warm-up (process-wide setup), then measure. */
+  run(body, fresh, 4);
+  malloc_trim(0);
+  const size_t used0 = mallinfo2().uordblks;
+  run(body, fresh, THREADS);
 
   malloc_trim(0);
   const size_t used1 = mallinfo2().uordblks;
