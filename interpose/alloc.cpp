@@ -13,6 +13,12 @@ namespace {
 /// Medium blocks take alignments up to this; larger ones go to huge blocks.
 constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
 
+/// p is in no strata segment: a huge block freed before, or never strata's.
+[[noreturn]] void foreign_pointer(const char* fn, const void* p) {
+  if (huge_recently_released(p)) misuse(fn, "double free", p);
+  misuse(fn, "invalid pointer (not allocated by strata)", p);
+}
+
 /// Pops a block of class cls from this thread's bin (or refills it).
 inline void* alloc_class(u32 cls) {
   Bin& b = t_cache.bins[cls];
@@ -26,6 +32,13 @@ inline void* alloc_class(u32 cls) {
   return cache_refill(cls);
 }
 }  // namespace
+
+void small_misuse(const char* fn, const void* p) {
+  const auto lk = SmallEngine::lookup_in_region(segment_base(p), p);
+  if (lk.cls == SmallEngine::NO_CLASS)  // a span freed back (double free), or never a block
+    misuse(fn, "double free or invalid pointer (no live block there)", p);
+  misuse(fn, "invalid pointer (not the start of a block)", p);
+}
 
 bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && huge_is_fresh(p); }
 
@@ -73,7 +86,7 @@ void deallocate_slow(void* p, const char* fn) {
       return;
     case SegmentKind::None:
     default:
-      misuse(fn, "invalid pointer (not allocated by strata)", p);
+      foreign_pointer(fn, p);
   }
   maybe_purge();
 }
@@ -83,7 +96,7 @@ usize usable_size(const void* p, const char* fn) {
   switch (segment_kind(p)) {
     case SegmentKind::Small: {
       const SmallLookup lk = small_lookup(p);
-      if (!lk.block_start) misuse(fn, "invalid pointer (not the start of a block)", p);
+      if (!lk.block_start) small_misuse(fn, p);
       if (static_cast<const u64*>(p)[1] == free_tag(p)) misuse(fn, "pointer to a freed block", p);
       return small_class_size(lk.cls);
     }
@@ -93,7 +106,7 @@ usize usable_size(const void* p, const char* fn) {
       return huge_usable_size(p, fn);
     case SegmentKind::None:
     default:
-      misuse(fn, "invalid pointer (not allocated by strata)", p);
+      foreign_pointer(fn, p);
   }
 }
 

@@ -10,7 +10,7 @@
 
 namespace strata::rt {
 
-constinit SmallHeap g_small{};
+constinit SmallArenas g_small{};
 constinit MediumHeap g_medium{};
 
 namespace {
@@ -26,8 +26,8 @@ usize purge_range(void* start, usize bytes) {
 
 // Adds a fresh segment run to an engine: init() the first time, add_memory() after.
 template <class Engine>
-bool add_segments(Engine& e, bool& initialised, usize nsegs, SegmentKind kind) {
-  void* seg = g_page_source.alloc_segments(nsegs, 1, 0, kind);
+bool add_segments(Engine& e, bool& initialised, usize nsegs, SegmentKind kind, u32 arena = 0) {
+  void* seg = g_page_source.alloc_segments(nsegs, 1, 0, kind, arena);
   if (seg == nullptr) return false;
   const Result<void> r = initialised ? e.add_memory(seg, nsegs * SEGMENT_SIZE) : e.init(seg, nsegs * SEGMENT_SIZE);
   if (!r.ok()) {
@@ -41,32 +41,22 @@ bool add_segments(Engine& e, bool& initialised, usize nsegs, SegmentKind kind) {
 
 // ---- SmallHeap ------------------------------------------------------------
 
-bool SmallHeap::grow() { return add_segments(engine_, initialised_, 1, SegmentKind::Small); }
+bool SmallHeap::grow(u32 arena) { return add_segments(engine_, initialised_, 1, SegmentKind::Small, arena); }
 
-usize SmallHeap::alloc_batch(u32 cls, void** out, usize n) {
+usize SmallHeap::alloc_batch(u32 arena, u32 cls, void** out, usize n) {
   LockGuard g(lock_);
   usize got = initialised_ ? engine_.alloc_batch(cls, out, n) : 0;
-  if (got == 0 && grow()) got = engine_.alloc_batch(cls, out, n);
+  if (got == 0 && grow(arena)) got = engine_.alloc_batch(cls, out, n);
   return got;
 }
 
-void SmallHeap::dealloc_batch(void* const* blocks, usize n, const char* fn) {
-  void* bad = nullptr;
-  {
-    LockGuard g(lock_);
-    // Every block is in a Small segment (the free fast path checked), and a
-    // Small segment is one region of this heap: its base is the region's.
-    for (usize i = 0; i < n && bad == nullptr; ++i)
-      if (!engine_.dealloc_in_region(segment_base(blocks[i]), blocks[i]).ok()) bad = blocks[i];
-  }
-  if (bad != nullptr) misuse(fn, "double free or invalid pointer", bad);  // outside the lock
-}
-
-void* SmallHeap::alloc(usize size, usize align) {
+void* SmallHeap::dealloc_batch(void* const* blocks, usize n) {
   LockGuard g(lock_);
-  Result<void*> r = initialised_ ? engine_.alloc(size, align) : Result<void*>(AllocError::NoMemory);
-  if (!r.ok() && grow()) r = engine_.alloc(size, align);
-  return r.ok() ? r.value() : nullptr;
+  // Every block is in a Small segment of this arena (the caller checked), and
+  // such a segment is one region of this heap: its base is the region's.
+  for (usize i = 0; i < n; ++i)
+    if (!engine_.dealloc_in_region(segment_base(blocks[i]), blocks[i]).ok()) return blocks[i];
+  return nullptr;
 }
 
 usize SmallHeap::purge() {
@@ -74,10 +64,13 @@ usize SmallHeap::purge() {
   usize released = 0;
   // A free buddy run keeps its list link in its first bytes: purge after them.
   constexpr usize KEEP = SmallEngine::PageBuddy::FREE_LINK_BYTES;
-  if (initialised_)
-    engine_.for_each_free_run(os::page_size() + KEEP, [&](void* p, usize bytes) {
-      released += purge_range(static_cast<char*>(p) + KEEP, bytes - KEEP);
-    });
+  if (!initialised_) return 0;
+  // The empty span each class keeps against thrash goes back to the buddy
+  // first: a purge pass comes only after purge_delay_ms, so it is idle memory.
+  engine_.release_spare_spans();
+  engine_.for_each_free_run(os::page_size() + KEEP, [&](void* p, usize bytes) {
+    released += purge_range(static_cast<char*>(p) + KEEP, bytes - KEEP);
+  });
   return released;
 }
 
@@ -85,6 +78,65 @@ void SmallHeap::stats(usize& used, usize& total) {
   LockGuard g(lock_);
   used = engine_.used_bytes();
   total = engine_.total_bytes();
+}
+
+// ---- SmallArenas ----------------------------------------------------------
+
+void SmallArenas::configure(u32 cpus) {
+  const u32 want = cpus == 0 ? 1 : 2 * cpus;
+  count_ = want < MAX_SMALL_ARENAS ? want : MAX_SMALL_ARENAS;
+}
+
+u32 SmallArenas::next_arena() { return __atomic_fetch_add(&next_, 1u, __ATOMIC_RELAXED) % count_; }
+
+void SmallArenas::dealloc_batch(void* const* blocks, usize n, const char* fn) {
+  // Bucket the blocks by arena (a counting sort of at most one batch), then
+  // one lock round per arena that has any.
+  constexpr usize MAX = 256;
+  void* sorted[MAX];
+  u32 counts[MAX_SMALL_ARENAS + 1] = {};
+  for (usize done = 0; done < n;) {
+    const usize m = n - done < MAX ? n - done : MAX;
+    for (u32& c : counts) c = 0;
+    for (usize i = 0; i < m; ++i) ++counts[small_arena_of(blocks[done + i]) + 1];
+    for (u32 a = 1; a <= MAX_SMALL_ARENAS; ++a) counts[a] += counts[a - 1];
+    u32 fill[MAX_SMALL_ARENAS];
+    for (u32 a = 0; a < MAX_SMALL_ARENAS; ++a) fill[a] = counts[a];
+    for (usize i = 0; i < m; ++i) sorted[fill[small_arena_of(blocks[done + i])]++] = blocks[done + i];
+    for (u32 a = 0; a < MAX_SMALL_ARENAS; ++a) {
+      const u32 lo = counts[a], hi = counts[a + 1];
+      if (lo == hi) continue;
+      if (void* bad = heaps_[a].dealloc_batch(sorted + lo, hi - lo))
+        misuse(fn, "double free or invalid pointer", bad);  // no lock held here
+    }
+    done += m;
+  }
+}
+
+usize SmallArenas::purge() {
+  usize released = 0;
+  for (SmallHeap& h : heaps_) released += h.purge();
+  return released;
+}
+
+void SmallArenas::stats(usize& used, usize& total) {
+  used = total = 0;
+  for (SmallHeap& h : heaps_) {
+    usize u = 0, t = 0;
+    h.stats(u, t);
+    used += u;
+    total += t;
+  }
+}
+
+void SmallArenas::lock() {
+  for (SmallHeap& h : heaps_) h.lock();
+}
+void SmallArenas::unlock() {
+  for (u32 a = MAX_SMALL_ARENAS; a-- > 0;) heaps_[a].unlock();
+}
+void SmallArenas::reset_lock_in_child() {
+  for (SmallHeap& h : heaps_) h.reset_lock_in_child();
 }
 
 // ---- MediumHeap -----------------------------------------------------------

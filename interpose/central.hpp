@@ -2,6 +2,9 @@
 //
 //  - SmallHeap: the slab+buddy Heap engine over Small segments. Thread caches
 //    take and return blocks in batches, so its lock is taken once per batch.
+//    There are several (SmallArenas, g_small): each thread is given one to
+//    refill from, so threads on different cores rarely meet on a lock; a
+//    block always goes back to the arena whose segment holds it.
 //  - MediumHeap: the TLSF engine over Medium segments, for blocks too big for
 //    the slab classes and too small to deserve their own segments.
 //
@@ -20,15 +23,12 @@ class SmallHeap {
   constexpr SmallHeap() = default;
 
   /// Up to n blocks of class cls into out; returns how many (0 = out of memory).
-  usize alloc_batch(u32 cls, void** out, usize n);
+  /// `arena` is this heap's index (its segments are tagged with it).
+  usize alloc_batch(u32 arena, u32 cls, void** out, usize n);
 
-  /// Takes n blocks back (any classes). Aborts naming `fn` on a block the heap
-  /// did not hand out or already has.
-  void dealloc_batch(void* const* blocks, usize n, const char* fn);
-
-  /// A single block of size/align through the engine (no thread cache): for
-  /// aligned requests no class can honour. Null when out of memory.
-  void* alloc(usize size, usize align);
+  /// Takes n blocks of this heap back (any classes). Returns the first block
+  /// the heap did not hand out or already has (the rest untouched), or null.
+  void* dealloc_batch(void* const* blocks, usize n);
 
   /// Gives free runs of whole pages back to the OS; returns the bytes advised away.
   usize purge();
@@ -43,10 +43,47 @@ class SmallHeap {
   void reset_lock_in_child() { lock_.reset(); }
 
  private:
-  bool grow();  // adds one Small segment; lock held
+  bool grow(u32 arena);  // adds one Small segment; lock held
   Lock lock_{};
   bool initialised_ = false;
   SmallEngine engine_{};
+};
+
+/// All small-heap arenas, with the calls that span them.
+class SmallArenas {
+ public:
+  constexpr SmallArenas() = default;
+
+  /// Sets how many arenas are used (min(MAX_SMALL_ARENAS, 2 x CPUs)); once, at init.
+  void configure(u32 cpus);
+  /// The arena for the next new thread (round robin).
+  u32 next_arena();
+
+  /// Up to n blocks of class cls from arena a.
+  usize alloc_batch(u32 a, u32 cls, void** out, usize n) { return heaps_[a].alloc_batch(a, cls, out, n); }
+
+  /// Takes n blocks back, each to the arena that owns it (blocks from many
+  /// arenas may be mixed: a thread frees what other threads allocated).
+  /// Aborts naming `fn` on a block no arena handed out or already has.
+  void dealloc_batch(void* const* blocks, usize n, const char* fn);
+
+  /// Sums over the arenas.
+  usize purge();
+  void stats(usize& used, usize& total);
+  /// Calls f(const SmallEngine&) for each arena under its lock.
+  template <class F>
+  void inspect(F f) {
+    for (SmallHeap& h : heaps_) h.inspect(f);
+  }
+  /// Fork support: every arena's lock, in index order.
+  void lock();
+  void unlock();
+  void reset_lock_in_child();
+
+ private:
+  SmallHeap heaps_[MAX_SMALL_ARENAS]{};
+  u32 count_ = 1;
+  u32 next_ = 0;
 };
 
 class MediumHeap {
@@ -78,7 +115,7 @@ class MediumHeap {
   MediumEngine engine_{};
 };
 
-extern SmallHeap g_small;
+extern SmallArenas g_small;
 extern MediumHeap g_medium;
 
 }  // namespace strata::rt

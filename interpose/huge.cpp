@@ -25,6 +25,18 @@ struct HugeHeader {
   bool fresh;      ///< freshly mapped: the block reads as zero
 };
 
+/// The last RELEASED_RING huge blocks whose memory went back to the OS, so a
+/// second free of one can be named a double free (its segments are no longer
+/// strata's, which would otherwise read as a foreign pointer).
+constexpr usize RELEASED_RING = 64;
+constinit uptr g_released[RELEASED_RING] = {};
+constinit u32 g_released_next = 0;
+
+void remember_released(const void* p) {
+  const u32 i = __atomic_fetch_add(&g_released_next, 1u, __ATOMIC_RELAXED) % RELEASED_RING;
+  __atomic_store_n(&g_released[i], reinterpret_cast<uptr>(p), __ATOMIC_RELAXED);
+}
+
 constinit usize g_huge_count = 0;
 constinit usize g_huge_bytes = 0;
 
@@ -58,7 +70,7 @@ bool cache_take(usize nsegs, CachedRun& out) {
   if (best == CACHE_SLOTS) return false;
   out = g_cache[best];
   g_cache[best] = g_cache[--g_cache_used];
-  g_cache_bytes -= out.nsegs * SEGMENT_SIZE;
+  __atomic_fetch_sub(&g_cache_bytes, out.nsegs * SEGMENT_SIZE, __ATOMIC_RELAXED);
   return true;
 }
 
@@ -71,9 +83,9 @@ bool cache_put(const CachedRun& run) {
   usize limit = __atomic_load_n(&g_huge_bytes, __ATOMIC_RELAXED);
   limit = limit < CACHE_MIN_BYTES ? CACHE_MIN_BYTES : limit > CACHE_MAX_BYTES ? CACHE_MAX_BYTES : limit;
   LockGuard g(g_cache_lock);
-  if (g_cache_used == CACHE_SLOTS || g_cache_bytes + bytes > limit) return false;
+  if (g_cache_used == CACHE_SLOTS || __atomic_load_n(&g_cache_bytes, __ATOMIC_RELAXED) + bytes > limit) return false;
   g_cache[g_cache_used++] = run;
-  g_cache_bytes += bytes;
+  __atomic_fetch_add(&g_cache_bytes, bytes, __ATOMIC_RELAXED);
   return true;
 }
 
@@ -102,7 +114,7 @@ void release_smaller_than(usize nsegs) {
     for (usize i = 0; i < g_cache_used;) {
       if (g_cache[i].nsegs < nsegs) {
         victims[n++] = g_cache[i];
-        g_cache_bytes -= g_cache[i].nsegs * SEGMENT_SIZE;
+        __atomic_fetch_sub(&g_cache_bytes, g_cache[i].nsegs * SEGMENT_SIZE, __ATOMIC_RELAXED);
         g_cache[i] = g_cache[--g_cache_used];
       } else {
         ++i;
@@ -166,7 +178,17 @@ void huge_free(void* p, const char* fn) {
   __atomic_fetch_sub(&g_huge_count, 1, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&g_huge_bytes, h->usable, __ATOMIC_RELAXED);
   h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
-  if (!cache_put(run)) g_page_source.free_segments(run.base, run.nsegs);
+  if (!cache_put(run)) {
+    remember_released(p);
+    g_page_source.free_segments(run.base, run.nsegs);
+  }
+}
+
+bool huge_recently_released(const void* p) {
+  const uptr a = reinterpret_cast<uptr>(p);
+  for (const uptr& r : g_released)
+    if (__atomic_load_n(&r, __ATOMIC_RELAXED) == a) return true;
+  return false;
 }
 
 bool huge_is_fresh(const void* p) { return header_of(p, "calloc")->fresh; }
@@ -180,7 +202,7 @@ usize huge_cache_release(u64 max_age_ms) {
     for (usize i = 0; i < g_cache_used;) {
       if (max_age_ms == 0 || now - g_cache[i].freed_ms >= max_age_ms) {
         victims[n++] = g_cache[i];
-        g_cache_bytes -= g_cache[i].nsegs * SEGMENT_SIZE;
+        __atomic_fetch_sub(&g_cache_bytes, g_cache[i].nsegs * SEGMENT_SIZE, __ATOMIC_RELAXED);
         g_cache[i] = g_cache[--g_cache_used];
       } else {
         ++i;

@@ -43,6 +43,10 @@ usize huge_cache_release(u64 max_age_ms);
 /// Bytes held in the cache of freed runs (statistics).
 usize huge_cache_bytes();
 
+/// True when p is one of the last huge blocks given back to the OS: a pointer
+/// strata no longer maps but did hand out, i.e. a double free (for messages).
+bool huge_recently_released(const void* p);
+
 /// Fork support for the cache's lock.
 void huge_lock();
 void huge_unlock();

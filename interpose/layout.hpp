@@ -38,6 +38,10 @@ enum class SegmentKind : u8 {
 inline constexpr usize SMALL_MAX = 32 * 1024;
 inline constexpr usize MEDIUM_MAX = 1024 * 1024;
 
+/// The small heap is split into arenas, each its own Heap behind its own
+/// lock; a thread takes and returns batches through the arena it was given.
+inline constexpr u32 MAX_SMALL_ARENAS = 8;
+
 /// Minimum alignment of every block (glibc guarantees 16 on x86_64).
 inline constexpr usize MIN_ALIGN = 16;
 

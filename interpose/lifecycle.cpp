@@ -33,7 +33,11 @@ constinit bool g_fork_skipped = false;
 u64 random_secret() {
   // 16 random bytes the kernel gives every process (no syscall, no allocation).
   u64 s = 0;
-  if (auto* r = reinterpret_cast<const u64*>(::getauxval(AT_RANDOM))) s = r[0] ^ (r[1] << 1);
+  if (const void* r = reinterpret_cast<const void*>(::getauxval(AT_RANDOM))) {
+    u64 w[2];
+    __builtin_memcpy(w, r, sizeof w);  // the kernel's bytes need not be 8-aligned
+    s = w[0] ^ (w[1] << 1);
+  }
   s ^= reinterpret_cast<uptr>(&s) * 0x9e3779b97f4a7c15ull;
   return s == 0 ? 0x5bd1e9955bd1e995ull : s;
 }
@@ -90,6 +94,7 @@ void ensure_initialised() {
     g_init_state = 1;
     (void)os::page_size();
     g_tag_secret = random_secret();
+    g_small.configure(os::cpu_count());
     load_options();
     g_last_purge_ms = os::now_ms();
     __atomic_store_n(&g_init_state, 2u, __ATOMIC_RELEASE);

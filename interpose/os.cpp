@@ -91,6 +91,17 @@ usize address_space_limit() {
   return static_cast<usize>(rl.rlim_cur);
 }
 
+u32 cpu_count() {
+  // The raw system call fills a fixed mask; glibc's CPU_COUNT helpers would
+  // be fine too, but sysconf/get_nprocs may read /proc through stdio.
+  unsigned long mask[16] = {};
+  const long r = ::syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+  if (r <= 0) return 1;
+  u32 n = 0;
+  for (usize i = 0; i < static_cast<usize>(r) / sizeof(unsigned long); ++i) n += static_cast<u32>(__builtin_popcountl(mask[i]));
+  return n == 0 ? 1 : n;
+}
+
 i32 thread_id() { return static_cast<i32>(::syscall(SYS_gettid)); }
 
 }  // namespace strata::os

@@ -42,6 +42,9 @@ u64 now_ms();
 /// Soft RLIMIT_AS in bytes, or USIZE_MAX when unlimited.
 usize address_space_limit();
 
+/// CPUs this process may run on (sched_getaffinity; 1 when unknown). No allocation.
+u32 cpu_count();
+
 /// Current thread's kernel id (for messages and lock-holder checks).
 i32 thread_id();
 

@@ -44,7 +44,7 @@ void PageSource::ensure_reserved() {
   }
 }
 
-void* PageSource::alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind) {
+void* PageSource::alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind, u32 arena) {
   if (n == 0 || n > SEGMENT_TABLE_SIZE) return nullptr;
   const usize bytes = n * SEGMENT_SIZE;
   usize commit = commit_bytes == 0 ? bytes : commit_bytes;
@@ -71,13 +71,13 @@ void* PageSource::alloc_segments(usize n, usize align_segments, usize commit_byt
     if (p == nullptr) return nullptr;
   }
   __atomic_fetch_add(&mapped_, bytes, __ATOMIC_RELAXED);
-  set_segment_kind(p, n, kind);
+  set_segment_tag(p, n, segment_tag_for(kind, arena));
   return p;
 }
 
 void PageSource::free_segments(void* base, usize n) {
   const usize bytes = n * SEGMENT_SIZE;
-  set_segment_kind(base, n, SegmentKind::None);
+  set_segment_tag(base, n, 0);
   __atomic_fetch_sub(&mapped_, bytes, __ATOMIC_RELAXED);
   const uptr a = reinterpret_cast<uptr>(base);
   if (!in_reserve(a)) {

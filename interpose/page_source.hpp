@@ -27,8 +27,8 @@ class PageSource {
 
   /// n segments (aligned to `align_segments` segments, a power of two), with
   /// the first `commit_bytes` committed (rounded up to pages; 0 = all).
-  /// Marks them `kind` in the segment table. Null when no memory is left.
-  void* alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind);
+  /// Marks them `kind` (of small-heap `arena`) in the segment table. Null when no memory is left.
+  void* alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind, u32 arena = 0);
 
   /// Returns segments from alloc_segments (same n). Their pages go back to the
   /// OS at once; the segment table forgets them before the memory is reused.

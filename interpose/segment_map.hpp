@@ -1,4 +1,8 @@
-// strata runtime: the segment table (address >> 22 -> SegmentKind).
+// strata runtime: the segment table (address >> 22 -> what owns the segment).
+//
+// One byte per segment: 0 none, 2 medium, 3 huge, and SMALL_TAG + a for a
+// region of small-heap arena a. So "is this a small block" is one compare on
+// the free() fast path, and the arena that takes a block back is in the same byte.
 //
 // A zero-initialised global byte array in .bss (32 MiB of address space on
 // x86_64, touched only where strata has memory, so it costs a few KiB of RSS).
@@ -12,18 +16,38 @@ namespace strata::rt {
 
 extern u8 g_segment_kind[SEGMENT_TABLE_SIZE];
 
-/// Kind of the segment holding p; None for any pointer strata never mapped.
-inline SegmentKind segment_kind(const void* p) {
+/// Tag of small-heap arena 0; arena a is SMALL_TAG + a.
+inline constexpr u8 SMALL_TAG = 8;
+static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Huge) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
+
+/// The raw tag of the segment holding p (0 for any pointer strata never mapped).
+inline u8 segment_tag(const void* p) {
   const uptr idx = reinterpret_cast<uptr>(p) >> SEGMENT_SHIFT;
-  if (__builtin_expect(idx >= SEGMENT_TABLE_SIZE, 0)) return SegmentKind::None;
-  return static_cast<SegmentKind>(__atomic_load_n(&g_segment_kind[idx], __ATOMIC_RELAXED));
+  if (__builtin_expect(idx >= SEGMENT_TABLE_SIZE, 0)) return 0;
+  return __atomic_load_n(&g_segment_kind[idx], __ATOMIC_RELAXED);
 }
 
-/// Marks the `count` segments starting at base (segment-aligned) as `kind`.
-inline void set_segment_kind(void* base, usize count, SegmentKind kind) {
+/// True when p lies in a small-heap segment (the free() fast path's test).
+inline bool in_small_segment(const void* p) { return segment_tag(p) >= SMALL_TAG; }
+
+/// Arena of p, which lies in a small-heap segment (precondition).
+inline u32 small_arena_of(const void* p) { return static_cast<u32>(segment_tag(p) - SMALL_TAG); }
+
+/// Kind of the segment holding p; None for any pointer strata never mapped.
+inline SegmentKind segment_kind(const void* p) {
+  const u8 t = segment_tag(p);
+  return t >= SMALL_TAG ? SegmentKind::Small : static_cast<SegmentKind>(t);
+}
+
+/// The tag for segments of `kind` (arena: the small-heap arena, for Small).
+constexpr u8 segment_tag_for(SegmentKind kind, u32 arena) {
+  return kind == SegmentKind::Small ? static_cast<u8>(SMALL_TAG + arena) : static_cast<u8>(kind);
+}
+
+/// Tags the `count` segments starting at base (segment-aligned).
+inline void set_segment_tag(void* base, usize count, u8 tag) {
   const uptr idx = reinterpret_cast<uptr>(base) >> SEGMENT_SHIFT;
-  for (usize i = 0; i < count; ++i)
-    __atomic_store_n(&g_segment_kind[idx + i], static_cast<u8>(kind), __ATOMIC_RELEASE);
+  for (usize i = 0; i < count; ++i) __atomic_store_n(&g_segment_kind[idx + i], tag, __ATOMIC_RELEASE);
 }
 
 /// Base of the segment holding p.

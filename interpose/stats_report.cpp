@@ -75,10 +75,10 @@ usize sub_or_zero(usize a, usize b) { return a > b ? a - b : 0; }
 Snapshot take_snapshot() {
   Snapshot s{};
   g_small.inspect([&](const SmallEngine& e) {
-    s.small.managed = e.total_bytes();
-    s.small.used = e.used_bytes();
-    s.small_free_runs = e.free_run_bytes();
-    s.small_spare = e.spare_bytes();
+    s.small.managed += e.total_bytes();
+    s.small.used += e.used_bytes();
+    s.small_free_runs += e.free_run_bytes();
+    s.small_spare += e.spare_bytes();
   });
   g_medium.inspect([&](const MediumEngine& e) {
     s.medium.managed = e.total_bytes();

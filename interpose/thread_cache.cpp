@@ -41,16 +41,24 @@ void on_thread_exit(void*) {
   cache_flush_all();
 }
 
+// Fresh -> Warming: an arena, no cache yet (limits stay 0), the exit key armed.
 void setup_thread() {
   ensure_initialised();
+  t_cache.arena = static_cast<u8>(g_small.next_arena());
+  t_cache.warmup_left = WARMUP_ALLOCS;
+  t_cache.state = CacheState::Warming;
+  // After Warming: if setspecific allocates (keys >= 32), that malloc is served normally.
+  if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
+}
+
+// Warming -> Live: the bins get their limits.
+void enable_cache() {
   for (Bin& b : t_cache.bins) {
     const u32 lim = limit_for(static_cast<u32>(&b - t_cache.bins));
     b.room += static_cast<i32>(lim - b.limit);
     b.limit = lim;
   }
   t_cache.state = CacheState::Live;
-  // After Live: if setspecific allocates (keys >= 32), that malloc is served normally.
-  if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
 }
 
 // Gives the blocks of `b` beyond the first `keep` back to the central heap.
@@ -82,12 +90,11 @@ void register_thread_exit_key() {
 
 void* cache_refill(u32 cls) {
   if (t_cache.state != CacheState::Live) {
-    if (t_cache.state == CacheState::Fresh) {
-      setup_thread();
-    }
-    if (t_cache.state == CacheState::Dead || t_cache.bins[cls].limit == 0) {
+    if (t_cache.state == CacheState::Fresh) setup_thread();
+    if (t_cache.state == CacheState::Warming && --t_cache.warmup_left == 0) enable_cache();
+    if (t_cache.state != CacheState::Live || t_cache.bins[cls].limit == 0) {
       void* one = nullptr;
-      if (g_small.alloc_batch(cls, &one, 1) == 0) return nullptr;
+      if (g_small.alloc_batch(t_cache.arena, cls, &one, 1) == 0) return nullptr;
       static_cast<u64*>(one)[1] = 0;
       return one;
     }
@@ -96,7 +103,7 @@ void* cache_refill(u32 cls) {
   usize want = b.limit / 2 + 1;
   if (want > MAX_BATCH) want = MAX_BATCH;
   void* batch[MAX_BATCH];
-  const usize n = g_small.alloc_batch(cls, batch, want);
+  const usize n = g_small.alloc_batch(t_cache.arena, cls, batch, want);
   if (n == 0) return nullptr;
   // Every block in a bin is free and carries its tag, fresh ones included.
   for (usize i = n; i-- > 1;) {
@@ -110,10 +117,7 @@ void* cache_refill(u32 cls) {
 }
 
 void cache_overflow(u32 cls) {
-  if (t_cache.state == CacheState::Fresh) {
-    setup_thread();
-    if (t_cache.bins[cls].room >= 0) return;
-  }
+  if (t_cache.state == CacheState::Fresh) setup_thread();
   Bin& b = t_cache.bins[cls];
   flush_bin(b, t_cache.state == CacheState::Live ? b.limit / 2 : 0);
   maybe_purge();

@@ -13,6 +13,10 @@
 // in whatever cache or central list it sits: free() aborts on it. (A program
 // would have to store that exact 64-bit value itself for a false alarm.)
 //
+// Warm-up: a new thread serves its first WARMUP_ALLOCS allocations straight
+// from its arena and caches nothing, so a thread that exits soon (or that
+// starts allocating inside its last TLS destructor round) leaves nothing behind.
+//
 // Thread exit: a pthread key destructor gives every cached block back; after
 // that the thread's cache is marked Dead and the thread's later calls (from
 // other destructors) go straight to the central heap.
@@ -29,11 +33,22 @@ struct Bin {
   u32 count() const { return static_cast<u32>(static_cast<i32>(limit) - room); }
 };
 
-enum class CacheState : u8 { Fresh = 0, Live = 1, Dead = 2 };
+/// Fresh: never allocated. Warming: served straight from its arena (no cached
+/// blocks) for its first WARMUP_ALLOCS allocations. Live: caching. Dead:
+/// past its exit destructor, served straight from its arena again.
+enum class CacheState : u8 { Fresh = 0, Warming = 1, Live = 2, Dead = 3 };
+
+/// Allocations a new thread makes before its cache turns on. A cache set up
+/// in glibc's last round of TLS destructors is never flushed (no round is
+/// left to run ours), and short-lived threads gain little from one anyway:
+/// so a thread holds no cached blocks until it has made this many calls.
+inline constexpr u32 WARMUP_ALLOCS = 64;
 
 struct ThreadCache {
   Bin bins[NUM_SMALL_CLASSES];
   CacheState state = CacheState::Fresh;
+  u8 arena = 0;  ///< the small-heap arena this thread refills from
+  u32 warmup_left = 0;  ///< allocations left in the Warming state
 };
 
 /// This thread's cache (static TLS, initial-exec: no allocation to reach it).
