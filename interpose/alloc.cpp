@@ -33,6 +33,8 @@ inline void* alloc_class(u32 cls) {
 }
 }  // namespace
 
+void small_double_free(const char* fn, const void* p) { misuse(fn, "double free", p); }
+
 void small_misuse(const char* fn, const void* p) {
   const auto lk = SmallEngine::lookup_in_region(segment_base(p), p);
   if (lk.cls == SmallEngine::NO_CLASS)  // a span freed back (double free), or never a block

@@ -69,17 +69,21 @@ inline void* allocate(usize n) {
 }
 
 /// Reports a pointer into a small segment that is not a block start: inside
-/// a live span's block, or in pages that hold no span (any more). Never returns.
-[[noreturn]] void small_misuse(const char* fn, const void* p);
+/// a live span's block, or in pages that hold no span (any more). Never
+/// returns (not declared [[noreturn]] so the fast path can tail-call it).
+void small_misuse(const char* fn, const void* p);
+
+/// Reports a double free of small block p. Never returns (as small_misuse).
+void small_double_free(const char* fn, const void* p);
 
 /// Fast path of free: validate p as a live small block, push it on this
 /// thread's bin; everything else goes to deallocate_slow.
 inline void deallocate(void* p, const char* fn) {
   if (__builtin_expect(in_small_segment(p), 1)) {
     const SmallLookup lk = small_lookup(p);
-    if (__builtin_expect(!lk.block_start, 0)) small_misuse(fn, p);
+    if (__builtin_expect(!lk.block_start, 0)) return small_misuse(fn, p);
     u64* w = static_cast<u64*>(p);
-    if (__builtin_expect(w[1] == free_tag(p), 0)) misuse(fn, "double free", p);
+    if (__builtin_expect(w[1] == free_tag(p), 0)) return small_double_free(fn, p);
     Bin& b = t_cache.bins[lk.cls];
     *static_cast<void**>(p) = b.head;
     w[1] = free_tag(p);

@@ -52,10 +52,38 @@ struct SmallLookup {
   bool block_start;
 };
 
-/// Class of p (inside a Small segment) and whether p starts a block.
+/// What free() needs per class to tell a block start, precomputed so the
+/// check is a mask, a compare, a multiply and a compare (see
+/// SizeClass::div_magic): spans are aligned to their size, so the offset in
+/// the span is p & mask; offsets past the last whole block are never starts.
+struct BlockStartRule {
+  u64 magic;  ///< ceil(2^64 / size): off % size == 0 iff off * magic < magic
+  u32 mask;   ///< span_bytes - 1
+  u32 limit;  ///< blocks * size: offsets at or past this hold no block
+};
+struct BlockStartTable {
+  BlockStartRule rule[NUM_SMALL_CLASSES];
+};
+inline constexpr BlockStartTable BLOCK_START_TABLE = [] {
+  BlockStartTable t{};
+  for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) {
+    const SizeClass& sc = SmallClasses::get(c);
+    t.rule[c] = BlockStartRule{sc.div_magic, sc.span_bytes - 1, sc.blocks * sc.size};
+  }
+  return t;
+}();
+
+/// Class of p (inside a Small segment) and whether p starts a block slot.
+/// The same answer as SmallEngine::lookup_in_region(segment_base(p), p) (a
+/// test checks every class and offset), cheaper because a Small segment is
+/// exactly one Heap region: the page index is the offset in the segment.
 inline SmallLookup small_lookup(const void* p) {
-  const auto lk = SmallEngine::lookup_in_region(segment_base(p), p);
-  return SmallLookup{lk.cls, lk.block_start && lk.cls != SmallEngine::NO_CLASS};
+  const uptr a = reinterpret_cast<uptr>(p);
+  const u8 c = detail::load_class(a & ~SEGMENT_MASK, (a & SEGMENT_MASK) >> SmallEngine::PAGE_SHIFT);
+  if (c == detail::NO_CLASS_BYTE) return SmallLookup{SmallEngine::NO_CLASS, false};
+  const BlockStartRule& r = BLOCK_START_TABLE.rule[c];
+  const u64 off = a & r.mask;
+  return SmallLookup{c, off < r.limit && off * r.magic < r.magic};
 }
 
 }  // namespace strata::rt
