@@ -9,6 +9,8 @@
 #include "lifecycle.hpp"
 
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 
@@ -29,6 +31,7 @@ constinit u32 g_post_init_done = 0;
 constinit u64 g_last_purge_ms = 0;
 constinit thread_local u32 t_purge_tick = 0;
 constinit bool g_fork_skipped = false;
+constinit u32 g_purger_started = 0;  // 0 no purger thread, 1 running, 2 could not start
 
 u64 random_secret() {
   // 16 random bytes the kernel gives every process (no syscall, no allocation).
@@ -73,6 +76,7 @@ void fork_child() {
   g_small.reset_lock_in_child();
   g_init_lock.reset();
   t_locks_held = 0;
+  if (g_purger_started == 1) g_purger_started = 0;  // the thread did not survive the fork
 }
 
 void at_exit_stats() {
@@ -103,18 +107,64 @@ void ensure_initialised() {
   post_init();
 }
 
-void maybe_purge() {
-  if ((++t_purge_tick & 63) != 0) return;
+namespace {
+// Runs a purge pass when purge_delay_ms has passed since the last one; one
+// caller wins the pass, the others go on.
+void purge_if_due() {
   const i64 delay = g_options.purge_delay_ms;
   if (delay < 0) return;
   const u64 now = os::now_ms();
   u64 last = __atomic_load_n(&g_last_purge_ms, __ATOMIC_RELAXED);
   if (now - last < static_cast<u64>(delay)) return;
-  // One thread wins the pass; the others go on.
   if (!__atomic_compare_exchange_n(&g_last_purge_ms, &last, now, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
   g_small.purge();
   g_medium.purge();
   huge_cache_release(static_cast<u64>(delay));
+}
+
+// The background purger: without it, pages freed just before a program goes
+// idle would stay resident until its next allocation. It starts only once the
+// process maps more than PURGER_THRESHOLD (small programs never get a thread),
+// sleeps a quarter of the delay between checks, never allocates, and takes
+// no signals. A fork child starts its own again when it needs one.
+constexpr usize PURGER_THRESHOLD = usize{64} << 20;
+
+void* purger_main(void*) {
+  sigset_t all;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  for (;;) {
+    const i64 delay = g_options.purge_delay_ms;
+    const i64 nap = delay / 4 < 10 ? 10 : delay / 4;
+    struct timespec ts{static_cast<time_t>(nap / 1000), static_cast<long>((nap % 1000) * 1000000)};
+    ::nanosleep(&ts, nullptr);
+    purge_if_due();
+  }
+  return nullptr;
+}
+
+void maybe_start_purger() {
+  if (!g_options.background_purge || g_options.purge_delay_ms <= 0) return;
+  if (__atomic_load_n(&g_purger_started, __ATOMIC_RELAXED) != 0) return;
+  if (g_page_source.mapped_bytes() < PURGER_THRESHOLD) return;
+  if (__atomic_exchange_n(&g_purger_started, 1u, __ATOMIC_ACQ_REL) != 0) return;
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  ::pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  // pthread_create allocates (its TLS vector): fine, no strata lock is held here.
+  if (::pthread_create(&t, &attr, purger_main, nullptr) != 0) {
+    __atomic_store_n(&g_purger_started, 2u, __ATOMIC_RELAXED);  // do not retry on every call
+  }
+  ::pthread_attr_destroy(&attr);
+}
+}  // namespace
+
+void maybe_purge() {
+  if ((++t_purge_tick & 63) != 0) return;
+  maybe_start_purger();
+  purge_if_due();
 }
 
 }  // namespace strata::rt

@@ -36,6 +36,7 @@ struct OptionSlot {
 constexpr OptionSlot OPTIONS[] = {
     {{"purge_delay_ms", OptionType::Int, -1, I64_MAX}, offsetof(Options, purge_delay_ms)},
     {{"tcache", OptionType::Bool, 0, 1}, offsetof(Options, tcache_enabled)},
+    {{"background_purge", OptionType::Bool, 0, 1}, offsetof(Options, background_purge)},
     {{"tcache_max", OptionType::Size, 0, i64{1} << 26}, offsetof(Options, tcache_class_bytes)},
     {{"abort_conf", OptionType::Bool, 0, 1}, offsetof(Options, abort_conf)},
     {{"stats_print", OptionType::Bool, 0, 1}, offsetof(Options, stats_print)},

@@ -26,6 +26,7 @@ struct Options {
   i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
   usize tcache_class_bytes = 64 * 1024;  ///< bytes a thread may cache per size class
   bool tcache_enabled = true;            ///< per-thread front cache on/off
+  bool background_purge = true;          ///< a purge thread, started once more than 64 MiB is mapped
   bool abort_conf = false;               ///< invalid options abort instead of warning
   bool stats_print = false;              ///< print statistics at exit
   bool verbose = false;                  ///< print the options in effect at start
