@@ -41,18 +41,21 @@ void on_thread_exit(void*) {
   cache_flush_all();
 }
 
-// Fresh -> Warming: an arena, no cache yet (limits stay 0), the exit key armed.
+// Fresh -> Warming: no cache yet (limits stay 0), the exit key armed. A
+// warming thread allocates from arena 0: short-lived threads then share one
+// arena's spans instead of touching pages in every arena.
 void setup_thread() {
   ensure_initialised();
-  t_cache.arena = static_cast<u8>(g_small.next_arena());
+  t_cache.arena = 0;
   t_cache.warmup_left = WARMUP_ALLOCS;
   t_cache.state = CacheState::Warming;
   // After Warming: if setspecific allocates (keys >= 32), that malloc is served normally.
   if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
 }
 
-// Warming -> Live: the bins get their limits.
+// Warming -> Live: the thread gets its own arena (round robin) and the bins their limits.
 void enable_cache() {
+  t_cache.arena = static_cast<u8>(g_small.next_arena());
   for (Bin& b : t_cache.bins) {
     const u32 lim = limit_for(static_cast<u32>(&b - t_cache.bins));
     b.room += static_cast<i32>(lim - b.limit);
