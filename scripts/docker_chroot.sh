@@ -136,6 +136,7 @@ step() {  # step <instruction> <rest>: runs one instruction, records time and st
     ARG) local k=${2%%=*} v=""
          [[ $2 == *=* ]] && v=$(strip_quotes "${2#*=}")
          [ -n "${build_args[$k]+x}" ] && v=${build_args[$k]}
+         echo "   $k=$v"
          [ -n "$stage" ] && args+=("$k=$v") || global_args[$k]=$v ;;
     ENV) local k=${2%%[= ]*} v=${2#*[= ]}; envs+=("$k=$(expand "$(strip_quotes "$v")")") ;;
     WORKDIR) workdir=$(expand "$2"); mkdir -p "$stage_dir$workdir" ;;
