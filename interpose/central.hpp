@@ -58,6 +58,8 @@ class SmallArenas {
   void configure(u32 cpus);
   /// The arena for the next new thread (round robin).
   u32 next_arena();
+  /// Arenas in use (statistics; mallctl arenas.narenas).
+  u32 count() const { return count_; }
 
   /// Up to n blocks of class cls from arena a.
   usize alloc_batch(u32 a, u32 cls, void** out, usize n) { return heaps_[a].alloc_batch(a, cls, out, n); }

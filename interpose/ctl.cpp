@@ -12,8 +12,8 @@
 //   opt.<key>                  bool / ssize_t / size_t / const char*  r-   every STRATA_CONF key
 //   thread.tcache.flush        void         --   gives this thread's cached blocks back
 //   thread.tcache.enabled      bool         r-   opt.tcache
-//   arena.<i>.{purge,decay}    void         --   malloc_trim(0); i = 0, narenas or 4096 (all)
-//   arenas.narenas             unsigned     r-   1 (one central heap per engine)
+//   arena.<i>.{purge,decay}    void         --   malloc_trim(0) (every arena); i <= narenas or 4096
+//   arenas.narenas             unsigned     r-   small-heap arenas in use
 //   arenas.{page,quantum,tcache_max}  size_t r-
 //   arenas.nbins               unsigned     r-   small size classes
 //   arenas.bin.<i>.size        size_t       r-   block size of class i
@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "alloc.hpp"
+#include "central.hpp"
 #include "engine_config.hpp"
 #include "export.hpp"
 #include "options.hpp"
@@ -248,10 +249,10 @@ int ctl_arena_purge(const usize*, const CtlIo& io) {
 
 /// jemalloc's MALLCTL_ARENAS_ALL; also arena.<narenas> means "all" (redis uses it).
 constexpr usize ARENAS_ALL = 4096;
-bool arena_index_ok(usize i) { return i <= 1 || i == ARENAS_ALL; }
+bool arena_index_ok(usize i) { return i <= g_small.count() || i == ARENAS_ALL; }
 bool bin_index_ok(usize i) { return i < NUM_SMALL_CLASSES; }
 
-int ctl_narenas(const usize*, const CtlIo& io) { return read_only(io, 1u); }
+int ctl_narenas(const usize*, const CtlIo& io) { return read_only(io, static_cast<unsigned>(g_small.count())); }
 int ctl_page(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(os::page_size())); }
 int ctl_quantum(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(MIN_ALIGN)); }
 int ctl_tcache_max(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(SMALL_MAX)); }

@@ -30,7 +30,8 @@ struct EngineFigures {
 struct Snapshot {
   usize allocated, active, metadata, resident, mapped, retained;
   usize reserved;           ///< address space reserved at start
-  EngineFigures small;      ///< Heap (slab+buddy) behind the thread caches
+  EngineFigures small;      ///< Heap (slab+buddy) behind the thread caches, all arenas
+  usize small_arenas;       ///< arenas in use
   usize small_free_runs;    ///< small bytes in free buddy runs (no span)
   usize small_spare;        ///< small bytes in empty spans kept per class
   EngineFigures medium;     ///< Tlsf

@@ -80,6 +80,7 @@ Snapshot take_snapshot() {
     s.small_free_runs += e.free_run_bytes();
     s.small_spare += e.spare_bytes();
   });
+  s.small_arenas = g_small.count();
   g_medium.inspect([&](const MediumEngine& e) {
     s.medium.managed = e.total_bytes();
     s.medium.used = e.used_bytes();
@@ -166,6 +167,7 @@ void emit_general(Emitter& e) {
 
 void emit_engines(Emitter& e, const Snapshot& s) {
   e.begin("small", "Small heap (slab+buddy Heap; blocks up to config.small_max, through the thread caches):");
+  e.kv("arenas", "arenas", s.small_arenas);
   e.kv("segments", "segment bytes", s.small.segments);
   e.kv("managed", "managed bytes", s.small.managed);
   e.kv("used", "live block bytes (thread-cached included)", s.small.used);
