@@ -90,7 +90,16 @@ void SmallArenas::configure(u32 cpus) {
 u32 SmallArenas::next_arena() { return __atomic_fetch_add(&next_, 1u, __ATOMIC_RELAXED) % count_; }
 
 void SmallArenas::dealloc_batch(void* const* blocks, usize n, const char* fn) {
-  // Bucket the blocks by arena (a counting sort of at most one batch), then
+  if (n == 0) return;
+  // Usually a batch is all one arena's (a thread frees what it allocated).
+  const u32 first = small_arena_of(blocks[0]);
+  usize same = 1;
+  while (same < n && small_arena_of(blocks[same]) == first) ++same;
+  if (same == n) {
+    if (void* bad = heaps_[first].dealloc_batch(blocks, n)) misuse(fn, "double free or invalid pointer", bad);
+    return;
+  }
+  // Otherwise bucket the blocks by arena (a counting sort of at most one batch), then
   // one lock round per arena that has any.
   constexpr usize MAX = 256;
   void* sorted[MAX];
