@@ -4,17 +4,28 @@
 
 namespace strata {
 
+// Where the ISA has no count-leading/trailing-zeros instruction (rv64gc
+// without Zbb), the compiler expands each __builtin_clzll/ctzll into a long
+// bit-smearing and popcount sequence with 64-bit constants. Keeping one
+// out-of-line copy then saves far more code than the call costs; everywhere
+// else the builtin is a single instruction and stays inline.
+#if defined(__riscv) && !defined(__riscv_zbb)
+#define STRATA_BITSCAN_ATTR [[gnu::noinline]]
+#else
+#define STRATA_BITSCAN_ATTR
+#endif
+
 /// True when x is a non-zero power of two.
 constexpr bool is_pow2(usize x) { return x != 0 && (x & (x - 1)) == 0; }
 
 /// Index of the highest set bit. Precondition: x != 0.
-constexpr u32 log2_floor(u64 x) { return 63u - static_cast<u32>(__builtin_clzll(x)); }
+STRATA_BITSCAN_ATTR constexpr u32 log2_floor(u64 x) { return 63u - static_cast<u32>(__builtin_clzll(x)); }
 
 /// Smallest k with 2^k >= x. log2_ceil(0) == log2_ceil(1) == 0.
 constexpr u32 log2_ceil(u64 x) { return x <= 1 ? 0u : log2_floor(x - 1) + 1u; }
 
 /// Index of the lowest set bit. Precondition: x != 0.
-constexpr u32 ctz64(u64 x) { return static_cast<u32>(__builtin_ctzll(x)); }
+STRATA_BITSCAN_ATTR constexpr u32 ctz64(u64 x) { return static_cast<u32>(__builtin_ctzll(x)); }
 
 /// Number of set bits.
 constexpr u32 popcount64(u64 x) { return static_cast<u32>(__builtin_popcountll(x)); }
