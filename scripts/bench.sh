@@ -9,6 +9,7 @@
 #                  benchmark allocator elapsed(s) rss(KiB) user(s) sys(s)
 #   failures.txt   runs that crashed, timed out or printed a wrong checksum
 #   time.png, rss.png   relative time / peak RSS per workload, jemalloc = 1.00x
+#   table.txt      the printed table, with the machine and date
 # and prints the median table with geometric means (bench/report.py).
 # Only ratios measured within one invocation are comparable (docs/benchmarks.md).
 #
@@ -215,6 +216,11 @@ for ((r = 0; r < runs; r++)); do
 done
 echo "=== done, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$py" "$root/bench/report.py" "$csv" --failures "$failures" --baseline jemalloc
+{
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+    "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1); $(date -u +%Y-%m-%d);" \
+    "runs per workload and allocator: $runs$([ $quick = 1 ] && echo ' (quick mode)')"
+  "$py" "$root/bench/report.py" "$csv" --failures "$failures" --baseline jemalloc
+} | tee "$out/table.txt"
 "$py" "$root/bench/plot.py" "$csv" --out "$out" --failures "$failures" --baseline jemalloc
 echo "results: $csv, $out/time.png, $out/rss.png"
