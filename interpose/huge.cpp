@@ -94,12 +94,36 @@ constexpr u64 HUGE_MAGIC = 0x53545241'48554745ull;  // "STRAHUGE"
 u64 check_of(const void* block) { return HUGE_MAGIC ^ reinterpret_cast<uptr>(block); }
 
 
+/// Where the header goes. For alignments up to HEADER_BYTES (every malloc)
+/// it sits in the first HEADER_BYTES of the run and the block follows in the
+/// same page, as glibc lays out an mmapped chunk (programs and glibc's
+/// tst-free-errno remap a block's pages around it and keep its first page);
+/// larger alignments put it in the page just before the block.
+constexpr usize HEADER_BYTES = 64;
+static_assert(sizeof(HugeHeader) <= HEADER_BYTES);
+
+/// Offset of the block in its run: HEADER_BYTES, or max(page, align).
+usize block_offset(usize align, usize page) {
+  if (align <= HEADER_BYTES) return HEADER_BYTES;
+  return align > page ? align : page;
+}
+
+/// Bytes from a block at page offset `lead` to the end of the page holding
+/// its n-th byte: what the block may use.
+bool usable_for(usize n, usize lead, usize page, usize& out) {
+  usize end = 0;
+  if (!align_up_checked((n == 0 ? 1 : n) + lead, page, end)) return false;
+  out = end - lead;
+  return true;
+}
+
 HugeHeader* header_of(const void* p, const char* fn) {
   const usize page = os::page_size();
-  if (!is_aligned(reinterpret_cast<uptr>(p), page)) misuse(fn, "invalid pointer (inside a huge block)", p);
-  auto* h = reinterpret_cast<HugeHeader*>(reinterpret_cast<uptr>(p) - page);
-  // The header page may belong to the previous segment of the same run only;
-  // it is always committed, since the run starts at least a page earlier.
+  const uptr lead = reinterpret_cast<uptr>(p) & (page - 1);
+  if (lead != HEADER_BYTES && lead != 0) misuse(fn, "invalid pointer (inside a huge block)", p);
+  auto* h = reinterpret_cast<HugeHeader*>(reinterpret_cast<uptr>(p) - (lead != 0 ? HEADER_BYTES : page));
+  // A header page before the block may belong to the previous segment of the
+  // same run only; it is always committed, since the run starts no later.
   if (segment_kind(h) != SegmentKind::Huge) misuse(fn, "invalid pointer (not the start of a huge block)", p);
   if (h->check == 0 && h->usable != 0) misuse(fn, "double free", p);  // freed, run kept in the cache
   if (h->check != check_of(p)) misuse(fn, "invalid pointer (not the start of a huge block)", p);
@@ -125,11 +149,17 @@ void release_smaller_than(usize nsegs) {
 }
 }  // namespace
 
+usize huge_usable_for(usize n, usize align) {
+  const usize page = os::page_size();
+  usize body = 0;
+  return usable_for(n, block_offset(align, page) & (page - 1), page, body) ? body : 0;
+}
+
 void* huge_alloc(usize n, usize align) {
   const usize page = os::page_size();
-  const usize offset = align > page ? align : page;
+  const usize offset = block_offset(align, page);
   usize body = 0, total = 0;
-  if (!align_up_checked(n == 0 ? 1 : n, page, body) || !checked_add(body, offset, total)) return nullptr;
+  if (!usable_for(n, offset & (page - 1), page, body) || !checked_add(body, offset, total)) return nullptr;
   usize span = 0;
   if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
   const usize nsegs = span / SEGMENT_SIZE;
@@ -160,7 +190,7 @@ void* huge_alloc(usize n, usize align) {
     run.committed = total;
   }
   char* block = static_cast<char*>(run.base) + offset;
-  auto* h = reinterpret_cast<HugeHeader*>(block - page);
+  auto* h = reinterpret_cast<HugeHeader*>(block - (offset == HEADER_BYTES ? HEADER_BYTES : page));
   h->base = run.base;
   h->nsegs = run.nsegs;
   h->usable = body;
@@ -227,7 +257,7 @@ bool huge_resize(void* p, usize n) {
   HugeHeader* h = header_of(p, "realloc");
   const usize page = os::page_size();
   usize body = 0;
-  if (!align_up_checked(n == 0 ? 1 : n, page, body)) return false;
+  if (!usable_for(n, reinterpret_cast<uptr>(p) & (page - 1), page, body)) return false;
   const uptr end_of_run = reinterpret_cast<uptr>(h->base) + h->nsegs * SEGMENT_SIZE;
   if (reinterpret_cast<uptr>(p) + body > end_of_run) return false;  // would leave the run
   if (body > h->usable) {

@@ -3,9 +3,11 @@
 // with a header in the page just before the block, and goes back to the OS
 // the moment it is freed.
 //
-// Layout: [segment base ... | header page | block (rounded to pages) | unused]
-// The block starts at base + max(page, align), so any power-of-two alignment
-// up to and beyond the segment size is honoured.
+// Layout, alignment <= 64 (every malloc): [header | block ... to a page end | unused]
+// with the block at base + 64, as glibc places an mmapped chunk. Larger
+// alignments: [... | header page | block (to a page end) | unused], the block
+// at base + max(page, align), so any power-of-two alignment up to and beyond
+// the segment size is honoured.
 //
 // Reuse: a program that cycles large buffers (5-25 MiB, say) would pay page
 // faults for every cycle if each free went straight back to the OS. So a
@@ -21,6 +23,9 @@ namespace strata::rt {
 /// A huge block of at least n bytes aligned to align (power of two >= 16).
 /// Fresh memory: all zero. Null when out of memory or n is too large.
 void* huge_alloc(usize n, usize align);
+
+/// Usable bytes huge_alloc(n, align) would give (0 when n is too large).
+usize huge_usable_for(usize n, usize align);
 
 /// Frees huge block p; aborts naming fn when p is not the start of one.
 void huge_free(void* p, const char* fn);

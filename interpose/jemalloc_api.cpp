@@ -118,7 +118,7 @@ STRATA_EXPORT void strata_sdallocx(void* p, size_t, int) noexcept { deallocate(p
 
 /// jemalloc's nallocx: the usable size mallocx(n, flags) would give, without
 /// allocating; 0 when n is too large. Exact for small (class size) and huge
-/// (page-rounded) blocks; for medium blocks (SMALL_MAX < n <= MEDIUM_MAX) n
+/// (to the end of the block's last page) blocks; for medium blocks (SMALL_MAX < n <= MEDIUM_MAX) n
 /// rounded up to 16, a lower bound: sallocx may report up to a few dozen bytes
 /// more (TLSF keeps a tail too small to split off).
 STRATA_EXPORT size_t strata_nallocx(size_t n, int flags) noexcept {
@@ -128,9 +128,12 @@ STRATA_EXPORT size_t strata_nallocx(size_t n, int flags) noexcept {
     const u32 cls = small_class_for(n, align);
     if (cls != NO_SMALL_CLASS) return small_class_size(cls);
   }
+  if (n > MEDIUM_MAX) {
+    const usize out = huge_usable_for(n, align);
+    return out <= MAX_OBJECT_SIZE ? out : 0;
+  }
   usize out = 0;
-  const usize unit = n <= MEDIUM_MAX ? MIN_ALIGN : os::page_size();
-  return align_up_checked(n == 0 ? 1 : n, unit, out) && out <= MAX_OBJECT_SIZE ? out : 0;
+  return align_up_checked(n == 0 ? 1 : n, MIN_ALIGN, out) ? out : 0;
 }
 
 #if STRATA_OVERRIDE

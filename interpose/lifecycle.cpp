@@ -30,7 +30,12 @@ constinit u32 g_init_state = 0;  // 0 not started, 1 running, 2 ready
 constinit u32 g_post_init_done = 0;
 constinit u64 g_last_purge_ms = 0;
 constinit thread_local u32 t_purge_tick = 0;
-constinit bool g_fork_skipped = false;
+// fork() may nest: a signal handler that interrupted a fork (between its
+// prepare and parent/child handlers) may fork again. Each level remembers
+// whether it locked, on the forking thread (a fork's handlers all run there).
+constexpr u32 MAX_FORK_DEPTH = 8;
+constinit thread_local u32 t_fork_depth = 0;
+constinit thread_local bool t_fork_skipped[MAX_FORK_DEPTH] = {};
 constinit u32 g_purger_started = 0;  // 0 no purger thread, 1 running, 2 could not start
 
 u64 random_secret() {
@@ -51,16 +56,27 @@ u64 random_secret() {
 // this very thread must not wait for itself: then nothing is locked (POSIX
 // only allows that case in a single-threaded process).
 void fork_prepare() {
-  g_fork_skipped = t_locks_held != 0;
-  if (g_fork_skipped) return;
+  const u32 level = t_fork_depth < MAX_FORK_DEPTH ? t_fork_depth : MAX_FORK_DEPTH - 1;
+  ++t_fork_depth;
+  // A nested fork finds the outer prepare's locks held by this very thread.
+  t_fork_skipped[level] = t_locks_held != 0;
+  if (t_fork_skipped[level]) return;
   g_init_lock.lock();
   g_small.lock();
   g_medium.lock();
   huge_lock();
   g_page_source.lock();
 }
+// Ends the innermost fork level; true when that level's prepare locked.
+bool end_fork_level() {
+  if (t_fork_depth == 0) return false;  // prepare did not run (cannot happen with pthread_atfork)
+  --t_fork_depth;
+  const u32 level = t_fork_depth < MAX_FORK_DEPTH ? t_fork_depth : MAX_FORK_DEPTH - 1;
+  return !t_fork_skipped[level];
+}
+
 void fork_parent() {
-  if (g_fork_skipped) return;
+  if (!end_fork_level()) return;
   g_page_source.unlock();
   huge_unlock();
   g_medium.unlock();
@@ -68,7 +84,7 @@ void fork_parent() {
   g_init_lock.unlock();
 }
 void fork_child() {
-  if (g_fork_skipped) return;
+  if (!end_fork_level()) return;
   // The child has one thread; it holds every lock: reset them (and the count).
   g_page_source.reset_lock_in_child();
   huge_reset_lock_in_child();

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include "engine_config.hpp"
@@ -57,8 +58,24 @@ STRATA_EXPORT struct mallinfo strata_mallinfo() noexcept {
   return m;
 }
 
-/// glibc's malloc_stats: the text report on stderr.
-STRATA_EXPORT void strata_malloc_stats() noexcept { write_stats(write_to_stderr, nullptr, ""); }
+/// glibc's malloc_stats: glibc's summary lines (programs and glibc's own
+/// tests read them), then strata's text report, on stderr. Like glibc it is
+/// not a cancellation point: write(2) is one, so cancellation is disabled
+/// around the output and restored after.
+STRATA_EXPORT void strata_malloc_stats() noexcept {
+  int old_state = 0;
+  ::pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+  const struct mallinfo2 m = strata_mallinfo2();
+  char buf[512];
+  const int n = ::snprintf(buf, sizeof buf,
+                           "Arena 0:\nsystem bytes     = %10zu\nin use bytes     = %10zu\nTotal (incl. mmap):\n"
+                           "system bytes     = %10zu\nin use bytes     = %10zu\nmax mmap regions = %10zu\n"
+                           "max mmap bytes   = %10zu\n",
+                           m.arena, m.uordblks, m.arena + m.hblkhd, m.uordblks + m.hblkhd, m.hblks, m.hblkhd);
+  if (n > 0) write_to_stderr(nullptr, buf);
+  write_stats(write_to_stderr, nullptr, "");
+  ::pthread_setcancelstate(old_state, nullptr);
+}
 
 /// glibc's malloc_info(0, fp): the same XML root and elements. <sizes> lists,
 /// per small size class in use, the free slots of its spans (count, bytes);
