@@ -30,13 +30,7 @@ constinit Engine g_buddy;
 fuzz::Arena<4u << 20> g_arena;
 fuzz::Shadow<512> g_live;
 
-struct RegionRec {
-  std::uint8_t* start;
-  std::size_t size;
-};
-constexpr std::size_t MAX_REGIONS = 64;
-RegionRec g_regions[MAX_REGIONS];
-std::size_t g_nregions = 0;
+fuzz::Regions<64> g_regions;
 std::size_t g_model_used = 0;  // sum of the live blocks' sizes
 
 std::size_t block_bytes(std::size_t size, std::size_t align) {
@@ -48,17 +42,10 @@ void check_stats() {
   FUZZ_CHECK(g_buddy.used_bytes() + g_buddy.available_bytes() == g_buddy.total_bytes());
 }
 
-bool in_some_region(const void* p, std::size_t n) {
-  const auto* c = static_cast<const std::uint8_t*>(p);
-  for (std::size_t i = 0; i < g_nregions; ++i)
-    if (c >= g_regions[i].start && c + n <= g_regions[i].start + g_regions[i].size) return true;
-  return false;
-}
-
 // add_memory of `size` fresh bytes at `misalign` from a page: the engine's
 // answer must match the documented rules.
 void add_region(std::size_t size, std::size_t misalign, bool first) {
-  if (g_nregions == MAX_REGIONS) return;
+  if (g_regions.full()) return;
   std::uint8_t* p = g_arena.take(size, misalign);
   if (p == nullptr) return;
   const std::size_t total0 = g_buddy.total_bytes();
@@ -70,7 +57,7 @@ void add_region(std::size_t size, std::size_t misalign, bool first) {
     return;
   }
   FUZZ_CHECK(g_buddy.total_bytes() > total0 && g_buddy.total_bytes() - total0 <= size);
-  g_regions[g_nregions++] = RegionRec{p, size};
+  g_regions.add(p, size);
 }
 
 void do_alloc(std::size_t size, std::size_t align, fuzz::Input& in) {
@@ -82,7 +69,7 @@ void do_alloc(std::size_t size, std::size_t align, fuzz::Input& in) {
     return;
   }
   const std::size_t bytes = block_bytes(size, align);
-  FUZZ_CHECK(in_some_region(r.value(), bytes));
+  FUZZ_CHECK(g_regions.contains(r.value(), bytes));
   FUZZ_CHECK(reinterpret_cast<std::uintptr_t>(r.value()) % bytes == 0);  // aligned to its own size
   g_live.add(r.value(), size, align, in.u32(), bytes);
   g_model_used += bytes;
@@ -146,8 +133,8 @@ void bad_input(fuzz::Input& in) {
       break;
     }
     default: {  // a region overlapping one the engine has
-      if (g_nregions == 0) break;
-      const RegionRec& r = g_regions[in.index(g_nregions)];
+      if (g_regions.count() == 0) break;
+      const auto& r = g_regions.at(in.index(g_regions.count()));
       const std::size_t off = (in.u16() % r.size) & ~std::size_t{15};
       expect_refused(g_buddy.add_memory(r.start + off, 4096), AllocError::MemoryOverlap);
       break;
@@ -160,7 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Input in(data, size);
   g_arena.reset();
   while (g_live.count() != 0) g_live.remove(0);
-  g_nregions = 0;
+  g_regions.clear();
   g_model_used = 0;
   g_buddy.reset();
   add_region(4096 + in.size(18), (in.u8() % 4) * 16, true);
@@ -180,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           break;
         }
         const std::size_t bytes = Engine::MIN_BLOCK << order;
-        FUZZ_CHECK(order <= Engine::MAX_ORDER && in_some_region(r.value(), bytes));
+        FUZZ_CHECK(order <= Engine::MAX_ORDER && g_regions.contains(r.value(), bytes));
         g_live.add(r.value(), bytes, bytes, in.u32(), bytes);
         g_model_used += bytes;
         break;

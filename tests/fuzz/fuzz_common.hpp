@@ -11,7 +11,8 @@
 //    or moved, so any write by the allocator into a live block, and any
 //    block handed out twice, is caught.
 //  - Arena: a static, page-aligned pool from which each target carves fresh
-//    regions for init/add_memory (disjoint by construction).
+//    regions for init/add_memory (disjoint by construction); Regions: the
+//    ranges an engine accepted, for "is this block inside them" checks.
 //  - FUZZ_CHECK aborts with the failed condition: libFuzzer saves the input.
 //
 // The engines need strata_fatal (src/core/check.hpp): defined here as an
@@ -182,6 +183,47 @@ class Arena {
   }
   alignas(4096) std::uint8_t mem_[Bytes];
   std::size_t used_ = 0;
+};
+
+/// The ranges an engine accepted (init/add_memory), up to Max of them.
+template <std::size_t Max>
+class Regions {
+ public:
+  struct Range {
+    std::uint8_t* start;
+    std::size_t size;
+  };
+  void clear() { n_ = 0; }
+  bool full() const { return n_ == Max; }
+  std::size_t count() const { return n_; }
+  const Range& at(std::size_t i) const { return r_[i]; }
+  /// Records [p, p + size). With `join`, a range that starts where a
+  /// recorded one ends extends it instead (as Tlsf joins touching pools).
+  void add(std::uint8_t* p, std::size_t size, bool join = false) {
+    for (std::size_t i = 0; join && i < n_; ++i)
+      if (r_[i].start + r_[i].size == p) {
+        r_[i].size += size;
+        return;
+      }
+    FUZZ_CHECK(n_ < Max);
+    r_[n_++] = Range{p, size};
+  }
+  /// The range holding p, or null.
+  const Range* holding(const void* p) const {
+    const auto* c = static_cast<const std::uint8_t*>(p);
+    for (std::size_t i = 0; i < n_; ++i)
+      if (c >= r_[i].start && c < r_[i].start + r_[i].size) return &r_[i];
+    return nullptr;
+  }
+  /// True when [p, p + n) lies inside one range.
+  bool contains(const void* p, std::size_t n) const {
+    const Range* r = holding(p);
+    return r != nullptr && n <= static_cast<std::size_t>(r->start + r->size - static_cast<const std::uint8_t*>(p));
+  }
+
+ private:
+  Range r_[Max];
+  std::size_t n_ = 0;
 };
 
 }  // namespace fuzz

@@ -25,21 +25,8 @@ constinit Engine g_heap;
 fuzz::Arena<8u << 20> g_arena;
 fuzz::Shadow<1024> g_live;
 
-constexpr std::size_t MAX_REGIONS = 32;
-struct RegionRec {
-  std::uint8_t* start;
-  std::size_t size;
-};
-RegionRec g_regions[MAX_REGIONS];
-std::size_t g_nregions = 0;
+fuzz::Regions<32> g_regions;
 std::size_t g_model_used = 0;
-
-const RegionRec* region_of(const void* p) {
-  const auto* c = static_cast<const std::uint8_t*>(p);
-  for (std::size_t i = 0; i < g_nregions; ++i)
-    if (c >= g_regions[i].start && c < g_regions[i].start + g_regions[i].size) return &g_regions[i];
-  return nullptr;
-}
 
 void check_stats() {
   FUZZ_CHECK(g_heap.used_bytes() == g_model_used);
@@ -47,7 +34,7 @@ void check_stats() {
 }
 
 void add_region(std::size_t size, std::size_t misalign, bool first) {
-  if (g_nregions == MAX_REGIONS) return;
+  if (g_regions.full()) return;
   std::uint8_t* p = g_arena.take(size, misalign);
   if (p == nullptr) return;
   const std::size_t total0 = first ? 0 : g_heap.total_bytes();
@@ -59,12 +46,12 @@ void add_region(std::size_t size, std::size_t misalign, bool first) {
     return;
   }
   FUZZ_CHECK(g_heap.total_bytes() > total0 && g_heap.total_bytes() - total0 <= size);
-  g_regions[g_nregions++] = RegionRec{p, size};
+  g_regions.add(p, size);
 }
 
 // A block the engine just handed out: where it is, what lookup says, its size.
 void accept(void* p, std::size_t size, std::size_t align, std::uint32_t cls, fuzz::Input& in) {
-  const RegionRec* r = region_of(p);
+  const auto* r = g_regions.holding(p);
   FUZZ_CHECK(r != nullptr);
   const strata::Result<strata::usize> u = g_heap.usable_size(p);
   FUZZ_CHECK(u.ok() && u.value() >= size && r->start + r->size - static_cast<std::uint8_t*>(p) >= u.value());
@@ -103,7 +90,7 @@ void do_free(std::size_t i, unsigned how) {
   switch (how % 4) {
     case 0: r = g_heap.dealloc(b.ptr); break;
     case 1: r = g_heap.dealloc(b.ptr, b.size, b.align); break;
-    case 2: r = g_heap.dealloc_in_region(region_of(b.ptr)->start, b.ptr); break;
+    case 2: r = g_heap.dealloc_in_region(g_regions.holding(b.ptr)->start, b.ptr); break;
     default: {
       void* one[1] = {b.ptr};
       r = g_heap.dealloc_batch(one, 1);
@@ -137,8 +124,8 @@ void bad_input(fuzz::Input& in) {
     return;
   }
   if (what == 2) {  // a region overlapping one the heap has
-    if (g_nregions == 0) return;
-    const RegionRec& r = g_regions[in.index(g_nregions)];
+    if (g_regions.count() == 0) return;
+    const auto& r = g_regions.at(in.index(g_regions.count()));
     expect_refused(g_heap.add_memory(r.start + ((in.u16() % r.size) & ~std::size_t{15}), 8192),
                    AllocError::MemoryOverlap);
     return;
@@ -164,10 +151,10 @@ void bad_input(fuzz::Input& in) {
       break;
     }
     case 6: {  // dealloc_in_region naming another region
-      const RegionRec* mine = region_of(b.ptr);
-      for (std::size_t k = 0; k < g_nregions; ++k)
-        if (&g_regions[k] != mine) {
-          expect_refused(g_heap.dealloc_in_region(g_regions[k].start, b.ptr), AllocError::NotAllocated);
+      const auto* mine = g_regions.holding(b.ptr);
+      for (std::size_t k = 0; k < g_regions.count(); ++k)
+        if (&g_regions.at(k) != mine) {
+          expect_refused(g_heap.dealloc_in_region(g_regions.at(k).start, b.ptr), AllocError::NotAllocated);
           break;
         }
       break;
@@ -190,7 +177,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Input in(data, size);
   g_arena.reset();
   while (g_live.count() != 0) g_live.remove(0);
-  g_nregions = 0;
+  g_regions.clear();
   g_model_used = 0;
   add_region(8192 + in.size(20), (in.u8() % 4) * 16, true);
   for (unsigned step = 0; !in.done() && step < 4096; ++step) {

@@ -24,24 +24,12 @@ constinit Engine g_tlsf;
 fuzz::Arena<8u << 20> g_arena;
 fuzz::Shadow<1024> g_live;
 
-constexpr std::size_t MAX_POOLS = 32;
-struct PoolRec {
-  std::uint8_t* start;
-  std::size_t size;
-};
-PoolRec g_pools[MAX_POOLS];
-std::size_t g_npools = 0;
+fuzz::Regions<32> g_pools;
 std::size_t g_model_used = 0;
 
 void check_stats() {
   FUZZ_CHECK(g_tlsf.used_bytes() == g_model_used);
   FUZZ_CHECK(g_tlsf.used_bytes() + g_tlsf.available_bytes() == g_tlsf.total_bytes());
-}
-
-bool in_some_pool(const std::uint8_t* p, std::size_t n) {
-  for (std::size_t i = 0; i < g_npools; ++i)
-    if (p >= g_pools[i].start && p + n <= g_pools[i].start + g_pools[i].size) return true;
-  return false;
 }
 
 void add_pool(std::uint8_t* p, std::size_t size, bool first) {
@@ -55,20 +43,14 @@ void add_pool(std::uint8_t* p, std::size_t size, bool first) {
     return;
   }
   FUZZ_CHECK(g_tlsf.total_bytes() > total0 && g_tlsf.total_bytes() - total0 <= size);
-  size &= ~(Engine::ALIGN - 1);  // the engine ignores the tail beyond the granule
-  // A pool that starts where another ends is joined with it: one range.
-  for (std::size_t i = 0; i < g_npools; ++i)
-    if (g_pools[i].start + g_pools[i].size == p) {
-      g_pools[i].size += size;
-      return;
-    }
-  g_pools[g_npools++] = PoolRec{p, size};
+  // The engine ignores the tail beyond the granule and joins touching pools.
+  g_pools.add(p, size & ~(Engine::ALIGN - 1), true);
 }
 
 // usable_size of live block i; also checks it against the model.
 std::size_t usable(const fuzz::Block& b) {
   const strata::Result<strata::usize> u = g_tlsf.usable_size(b.ptr);
-  FUZZ_CHECK(u.ok() && u.value() >= b.size && in_some_pool(b.ptr - Engine::BLOCK_OVERHEAD, u.value() + Engine::BLOCK_OVERHEAD));
+  FUZZ_CHECK(u.ok() && u.value() >= b.size && g_pools.contains(b.ptr - Engine::BLOCK_OVERHEAD, u.value() + Engine::BLOCK_OVERHEAD));
   return u.value();
 }
 
@@ -138,8 +120,8 @@ void bad_input(fuzz::Input& in) {
     return;
   }
   if (what == 2) {
-    if (g_npools == 0) return;
-    const PoolRec& p = g_pools[in.index(g_npools)];
+    if (g_pools.count() == 0) return;
+    const auto& p = g_pools.at(in.index(g_pools.count()));
     expect_refused(g_tlsf.add_memory(p.start + ((in.u16() % p.size) & ~std::size_t{15}), 4096),
                    AllocError::MemoryOverlap);
     return;
@@ -182,7 +164,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Input in(data, size);
   g_arena.reset();
   while (g_live.count() != 0) g_live.remove(0);
-  g_npools = 0;
+  g_pools.clear();
   g_model_used = 0;
   {
     const std::size_t first = 64 + in.size(20);
@@ -200,7 +182,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (g_live.count() != 0) do_resize(in.index(g_live.count()), in.size(18));
         break;
       case 8:
-        if (g_npools < MAX_POOLS) {
+        if (!g_pools.full()) {
           const std::size_t n = in.size(17);
           const bool touching = in.u8() & 1;
           add_pool(touching ? g_arena.take_next(n) : g_arena.take(n, (in.u8() % 4) * 8), n, false);
