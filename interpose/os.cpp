@@ -67,6 +67,21 @@ void release(void* p, usize bytes) {
   errno = saved;
 }
 
+MapResult map_fixed(void* p, usize bytes) {
+  const int saved = errno;
+  void* r = ::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+  MapResult out = MapResult::Mapped;
+  if (r == MAP_FAILED) {
+    out = errno == EEXIST ? MapResult::Taken : MapResult::NoMemory;
+  } else if (r != p) {  // a kernel without MAP_FIXED_NOREPLACE took it as a hint
+    ::munmap(r, bytes);
+    out = MapResult::Taken;
+  }
+  errno = saved;
+  return out;
+}
+
 void* map_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_READ | PROT_WRITE); }
 
 void write_stderr(const char* s, usize n) {

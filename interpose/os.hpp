@@ -30,6 +30,14 @@ void purge(void* p, usize bytes);
 /// Returns a committed or reserved range to the OS entirely.
 void release(void* p, usize bytes);
 
+/// Outcome of map_fixed.
+enum class MapResult { Mapped, Taken, NoMemory };
+
+/// Maps [p, p+bytes) readable/writable (pages commit on first touch), only
+/// where nothing is mapped yet: Taken when any of it is (the range is left
+/// as it was), NoMemory when the kernel refuses (limits).
+MapResult map_fixed(void* p, usize bytes);
+
 /// Maps a fresh readable/writable range of `bytes` aligned to `align`. Null on failure.
 void* map_aligned(usize bytes, usize align);
 

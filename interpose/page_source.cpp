@@ -28,45 +28,46 @@ void YieldRelax::relax() {
 void PageSource::ensure_reserved() {
   if (reserve_tried_) return;
   reserve_tried_ = true;
-  // Leave most of a limited address space to the program: take a quarter.
-  usize want = MAX_RESERVE_SEGMENTS * SEGMENT_SIZE;
-  const usize limit = os::address_space_limit();
-  if (limit != USIZE_MAX && limit / 4 < want) want = (limit / 4) & ~SEGMENT_MASK;
-  for (; want >= 4 * SEGMENT_SIZE; want /= 2) {
+  // Find a free window of address space by mapping it once, then give it
+  // back: only the runs in use are ever mapped, so the address space charged
+  // to the process (RLIMIT_AS, which a program may lower later) is what
+  // strata uses, not the window.
+  for (usize want = MAX_RESERVE_SEGMENTS * SEGMENT_SIZE; want >= 4 * SEGMENT_SIZE; want /= 2) {
     void* p = os::reserve_aligned(want, SEGMENT_SIZE);
     if (p == nullptr) continue;
+    os::release(p, want);
     if (segments_.init(p, want).ok()) {
       reserve_base_ = reinterpret_cast<uptr>(p);
       reserve_size_ = want;
-      return;
     }
-    os::release(p, want);
+    return;
   }
 }
 
-void* PageSource::alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind, u32 arena) {
+void* PageSource::alloc_segments(usize n, usize align_segments, usize, SegmentKind kind, u32 arena) {
   if (n == 0 || n > SEGMENT_TABLE_SIZE) return nullptr;
   const usize bytes = n * SEGMENT_SIZE;
-  usize commit = commit_bytes == 0 ? bytes : commit_bytes;
-  const usize page = os::page_size();
-  commit = (commit + page - 1) & ~(page - 1);
   void* p = nullptr;
   {
     LockGuard g(lock_);
     ensure_reserved();
-    if (reserve_size_ != 0) {
-      Result<uptr> r = segments_.alloc_pages(n, align_segments * SEGMENT_SIZE);
-      if (r.ok()) {
+    // Another mapping of the process may have landed in the window: such a
+    // run stays marked used (its addresses are not ours to map) and the next
+    // one is tried, a few times at most.
+    for (int attempt = 0; reserve_size_ != 0 && attempt < 8 && p == nullptr; ++attempt) {
+      const Result<uptr> r = segments_.alloc_pages(n, align_segments * SEGMENT_SIZE);
+      if (!r.ok()) break;
+      const os::MapResult m = os::map_fixed(reinterpret_cast<void*>(r.value()), bytes);
+      if (m == os::MapResult::Mapped) {
         p = reinterpret_cast<void*>(r.value());
-        if (!os::commit(p, commit)) {
-          (void)segments_.dealloc_pages(r.value(), n);
-          return nullptr;
-        }
+      } else if (m == os::MapResult::NoMemory) {
+        (void)segments_.dealloc_pages(r.value(), n);
+        return nullptr;
       }
     }
   }
   if (p == nullptr) {
-    // Reservation exhausted or unavailable: map directly, segment-aligned.
+    // Window full, taken or unavailable: map directly, segment-aligned.
     p = os::map_aligned(bytes, align_segments * SEGMENT_SIZE);
     if (p == nullptr) return nullptr;
   }
@@ -84,8 +85,8 @@ void PageSource::free_segments(void* base, usize n) {
     os::release(base, bytes);
     return;
   }
-  // Back to PROT_NONE (drops the pages and the commit charge), then reusable.
-  os::decommit(base, bytes);
+  // Unmapped (pages, commit charge and address space go back), then reusable.
+  os::release(base, bytes);
   LockGuard g(lock_);
   (void)segments_.dealloc_pages(a, n);
 }

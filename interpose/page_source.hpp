@@ -1,12 +1,15 @@
 // strata runtime: the page source. Every byte strata hands out comes from here.
 //
-// At the first allocation it reserves one large range of address space
-// (PROT_NONE: no memory is used, min(64 GiB, RLIMIT_AS/4)) and manages it in
-// segments with the engine's BitmapPageAllocator (page size = one segment).
-// A segment run is committed (made readable/writable) when an engine takes it
-// and decommitted when it comes back, so RSS and commit charge follow use.
-// When the reservation is full or could not be made, segments are mapped
-// directly with mmap (still segment-aligned, so the segment table works).
+// At the first allocation it finds a free window of address space (up to
+// 64 GiB: mapped once to see where the kernel puts it, then unmapped) and
+// manages that window in segments with the engine's BitmapPageAllocator (page
+// size = one segment). A segment run is mapped (MAP_FIXED_NOREPLACE,
+// readable/writable, pages committed on first touch) when an engine takes it
+// and unmapped when it comes back, so RSS, commit charge and the address space
+// charged to the process (RLIMIT_AS, which a program may lower later) follow
+// use. Should another mapping land in the window, that run is skipped; when
+// the window is full or unusable, runs are mapped anywhere, segment-aligned,
+// so the segment table works the same.
 //
 // Thread-safety: all methods take the page source's own lock; callers may
 // hold an engine lock (lock order: engine -> page source, never the reverse).
@@ -20,13 +23,14 @@ namespace strata::rt {
 
 class PageSource {
  public:
-  /// Largest reservation (64 GiB of address space, no memory behind it).
+  /// Largest window (64 GiB of addresses; none of it mapped until used).
   static constexpr usize MAX_RESERVE_SEGMENTS = 16384;
 
   constexpr PageSource() = default;
 
-  /// n segments (aligned to `align_segments` segments, a power of two), with
-  /// the first `commit_bytes` committed (rounded up to pages; 0 = all).
+  /// n segments (aligned to `align_segments` segments, a power of two),
+  /// mapped readable/writable (the third argument is unused: every page
+  /// commits on first touch).
   /// Marks them `kind` (of small-heap `arena`) in the segment table. Null when no memory is left.
   void* alloc_segments(usize n, usize align_segments, usize commit_bytes, SegmentKind kind, u32 arena = 0);
 
@@ -36,7 +40,7 @@ class PageSource {
 
   /// Bytes of segments currently handed to engines (mapped, maybe not resident).
   usize mapped_bytes() const { return __atomic_load_n(&mapped_, __ATOMIC_RELAXED); }
-  /// Bytes of address space reserved up front.
+  /// Bytes of the address window (addresses only: nothing is mapped for it).
   usize reserved_bytes() const { return reserve_size_; }
   /// Start of the reservation (0 before the first segment; statistics scan the segment table from here).
   uptr reserve_base() const { return reserve_base_; }
