@@ -26,6 +26,7 @@
 #           of failed and skipped tests must match.
 # Usage: LD_PRELOAD=build/interpose/libstrata.so sh tests/reliability/programs.sh gxx
 set -eu
+PY=/usr/bin/python3  # Debian's (its test suite is libpython3.11-testsuite), not one on PATH
 BANNER_BEGIN='___ Begin strata statistics ___'
 BANNER_END='___ End strata statistics ___'
 
@@ -38,7 +39,7 @@ strip_reports() {
 }
 
 body_gxx() {
-  python3 - <<'EOF'
+  "$PY" - <<'EOF'
 import random
 random.seed(7)
 out = ['#include <algorithm>', '#include <map>', '#include <memory>', '#include <numeric>', '#include <ranges>',
@@ -86,7 +87,7 @@ body_perl() {
 
 body_http() {
   mkdir -p www
-  python3 -c '
+  "$PY" -c '
 import os, random
 random.seed(3)
 for i in range(40):
@@ -94,7 +95,7 @@ for i in range(40):
 '
   rm -f port
   # The server (on the allocator under test) prints its port once bound.
-  PYTHONMALLOC=malloc timeout 120 python3 -c '
+  PYTHONMALLOC=malloc timeout 120 "$PY" -c '
 import http.server, functools, sys
 h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="www")
 h.func.log_message = lambda *a: None
@@ -106,7 +107,7 @@ s.serve_forever()
   i=0
   while [ ! -s port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
   [ -s port ] || { echo "server did not start"; cat server.err; kill $server 2>/dev/null; exit 1; }
-  env -u LD_PRELOAD timeout 120 python3 -c '
+  env -u LD_PRELOAD timeout 120 "$PY" -c '
 import concurrent.futures, hashlib, os, sys, urllib.request
 port = int(open("port").read())
 names = sorted(os.listdir("www"))
@@ -124,8 +125,9 @@ print("http: %d responses, %d bytes, all identical to the files" % (len(sizes), 
 }
 
 body_python_long() {
-  PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 -m test -j2 -u-network,-gui,-audio -x test_socket test_asyncio \
-    test_ssl test_urllib2net test_largefile test_subprocess >raw.out 2>&1 || true
+  # --timeout: a test stuck for 15 min fails (with a traceback) instead of hanging the run.
+  PYTHONMALLOC=malloc PYTHONHASHSEED=0 "$PY" -m test -j2 --timeout 900 -u-network,-gui,-audio -x test_socket \
+    test_asyncio test_ssl test_urllib2net test_largefile test_subprocess >raw.out 2>&1 || true
   sed -n '/^== Tests result/,$p' raw.out | grep -Ev '^(Total duration|Total tests|Result|Tests result)'
 }
 
@@ -140,7 +142,7 @@ case_name=${1:?usage: programs.sh gxx|perl|http|python_long}
 lib=${STRATA_LIB:-${LD_PRELOAD:-}}
 case "$lib" in *libstrata*) ;; *) echo "programs: no libstrata in LD_PRELOAD or STRATA_LIB ('$lib')"; exit 1 ;; esac
 [ -f "$lib" ] || { echo "programs: $lib does not exist"; exit 1; }
-for tool in python3 g++ perl; do command -v $tool >/dev/null || { echo "programs: needs $tool"; exit 1; }; done
+for tool in $PY g++ perl; do command -v $tool >/dev/null || { echo "programs: needs $tool"; exit 1; }; done
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 base=${TMPDIR:-/tmp}
 work=$(mktemp -d "$base/strata-programs.XXXXXX")
