@@ -23,6 +23,11 @@
 #include "page_source.hpp"
 #include "stats.hpp"
 
+// glibc's lock of the list of all FILEs (public since GLIBC_2.2.5, recursive).
+extern "C" void _IO_list_lock(void);
+extern "C" void _IO_list_unlock(void);
+extern "C" void _IO_list_resetlock(void);
+
 namespace strata::rt {
 namespace {
 constinit Lock g_init_lock{};
@@ -61,6 +66,12 @@ void fork_prepare() {
   // A nested fork finds the outer prepare's locks held by this very thread.
   t_fork_skipped[level] = t_locks_held != 0;
   if (t_fork_skipped[level]) return;
+  // glibc's fork() takes the FILE list lock after the prepare handlers. If
+  // strata's locks were taken first, a thread in fflush(NULL) (holding the
+  // list lock, waiting for a FILE whose owner waits in malloc) would close a
+  // cycle (glibc tst-malloc-fork-deadlock). Taking the list lock first makes
+  // the order list -> strata everywhere; fork() re-takes it recursively.
+  _IO_list_lock();
   g_init_lock.lock();
   g_small.lock();
   g_medium.lock();
@@ -82,6 +93,7 @@ void fork_parent() {
   g_medium.unlock();
   g_small.unlock();
   g_init_lock.unlock();
+  _IO_list_unlock();  // glibc's fork() released its own hold already (if it took one)
 }
 void fork_child() {
   if (!end_fork_level()) return;
@@ -92,6 +104,7 @@ void fork_child() {
   g_small.reset_lock_in_child();
   g_init_lock.reset();
   t_locks_held = 0;
+  _IO_list_resetlock();  // the child's only thread; glibc resets it too when it had taken it
   if (g_purger_started == 1) g_purger_started = 0;  // the thread did not survive the fork
 }
 
