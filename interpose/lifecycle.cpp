@@ -32,7 +32,7 @@ namespace strata::rt {
 namespace {
 constinit Lock g_init_lock{};
 constinit u32 g_init_state = 0;  // 0 not started, 1 running, 2 ready
-constinit u32 g_post_init_done = 0;
+constinit u32 g_post_init_done = 0;  // 0 not started, 1 running, 2 done
 constinit u64 g_last_purge_ms = 0;
 constinit thread_local u32 t_purge_tick = 0;
 // fork() may nest: a signal handler that interrupted a fork (between its
@@ -112,11 +112,25 @@ void at_exit_stats() {
   if (g_options.stats_print) print_stats_to_stderr();
 }
 
+// The steps that may allocate. One thread runs them (state 1 -> 2); others
+// that arrive meanwhile wait for state 2, so none goes on before the exit key
+// exists (its threads would never flush their caches). The running thread's
+// own recursive mallocs (pthread_atfork, atexit) pass straight through.
+constinit thread_local bool t_in_post_init = false;
+
 void post_init() {
-  if (__atomic_exchange_n(&g_post_init_done, 1u, __ATOMIC_ACQ_REL) != 0) return;
+  if (__atomic_load_n(&g_post_init_done, __ATOMIC_ACQUIRE) == 2 || t_in_post_init) return;
+  u32 expected = 0;
+  if (!__atomic_compare_exchange_n(&g_post_init_done, &expected, 1u, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    while (__atomic_load_n(&g_post_init_done, __ATOMIC_ACQUIRE) != 2) YieldRelax::relax();
+    return;
+  }
+  t_in_post_init = true;
   register_thread_exit_key();
   ::pthread_atfork(fork_prepare, fork_parent, fork_child);
   if (g_options.stats_print) ::atexit(at_exit_stats);
+  t_in_post_init = false;
+  __atomic_store_n(&g_post_init_done, 2u, __ATOMIC_RELEASE);
 }
 }  // namespace
 

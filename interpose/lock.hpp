@@ -18,22 +18,37 @@ struct YieldRelax {
 /// Number of strata locks the calling thread holds right now.
 extern constinit thread_local u32 t_locks_held;
 
+/// Aborts with one line: strata was entered again on a thread already inside
+/// it (malloc from a signal handler that interrupted malloc). Never returns.
+[[noreturn]] void reentered();
+
 class Lock {
  public:
   constexpr Lock() = default;
   void lock() {
     ++t_locks_held;
-    l_.lock();
+    if (!l_.try_lock()) {
+      // Waiting for a lock this very thread holds would spin forever: that is
+      // a re-entry (RELIABILITY #20), answered with a message, not a hang.
+      if (__atomic_load_n(&owner_, __ATOMIC_RELAXED) == &t_locks_held) reentered();
+      l_.lock();
+    }
+    __atomic_store_n(&owner_, &t_locks_held, __ATOMIC_RELAXED);
   }
   void unlock() {
+    __atomic_store_n(&owner_, static_cast<u32*>(nullptr), __ATOMIC_RELAXED);
     l_.unlock();
     --t_locks_held;
   }
   /// Fork child: forces the unlocked state (the holder does not exist there).
-  void reset() { l_.reset(); }
+  void reset() {
+    __atomic_store_n(&owner_, static_cast<u32*>(nullptr), __ATOMIC_RELAXED);
+    l_.reset();
+  }
 
  private:
   SpinLockT<YieldRelax> l_{};
+  u32* owner_ = nullptr;  ///< &t_locks_held of the holding thread (unique per thread)
 };
 
 }  // namespace strata::rt

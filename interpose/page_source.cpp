@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include "os.hpp"
+#include "report.hpp"
 #include "segment_map.hpp"
 
 namespace strata::rt {
@@ -15,6 +16,10 @@ constinit thread_local u32 t_locks_held = 0;
 
 namespace {
 constinit thread_local u32 t_spins = 0;
+}
+
+void reentered() {
+  fatal_line("malloc(): re-entered on a thread already inside strata (malloc from a signal handler?)", "", 0);
 }
 
 void YieldRelax::relax() {

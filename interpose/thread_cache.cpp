@@ -50,7 +50,7 @@ void setup_thread() {
   t_cache.warmup_left = WARMUP_ALLOCS;
   t_cache.state = CacheState::Warming;
   // After Warming: if setspecific allocates (keys >= 32), that malloc is served normally.
-  if (g_exit_key_ok) ::pthread_setspecific(g_exit_key, &t_cache);
+  if (__atomic_load_n(&g_exit_key_ok, __ATOMIC_ACQUIRE)) ::pthread_setspecific(g_exit_key, &t_cache);
 }
 
 // Warming -> Live: the thread gets its own arena (round robin) and the bins their limits.
@@ -88,7 +88,8 @@ void flush_bin(Bin& b, u32 keep) {
 }  // namespace
 
 void register_thread_exit_key() {
-  if (!g_exit_key_ok && ::pthread_key_create(&g_exit_key, on_thread_exit) == 0) g_exit_key_ok = true;
+  if (!__atomic_load_n(&g_exit_key_ok, __ATOMIC_ACQUIRE) && ::pthread_key_create(&g_exit_key, on_thread_exit) == 0)
+    __atomic_store_n(&g_exit_key_ok, true, __ATOMIC_RELEASE);
 }
 
 void* cache_refill(u32 cls) {
