@@ -21,15 +21,8 @@ constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
 
 /// Pops a block of class cls from this thread's bin (or refills it).
 inline void* alloc_class(u32 cls) {
-  Bin& b = t_cache.bins[cls];
-  void* p = b.head;
-  if (p != nullptr) {
-    b.head = *static_cast<void**>(p);
-    ++b.room;
-    static_cast<u64*>(p)[1] = 0;
-    return p;
-  }
-  return cache_refill(cls);
+  void* p = bin_pop(cls);
+  return p != nullptr ? p : cache_refill(cls);
 }
 }  // namespace
 
@@ -51,12 +44,10 @@ void* allocate_after_fast(usize n) {
 
 void* allocate_slow(usize n) {
   if (n > MAX_OBJECT_SIZE) return nullptr;
-  if (n <= MEDIUM_MAX) {
-    ensure_initialised();
-    void* p = g_medium.alloc(n, MIN_ALIGN);
-    if (p != nullptr) return p;
-  }
   ensure_initialised();
+  if (n <= MEDIUM_MAX) {
+    if (void* p = g_medium.alloc(n, MIN_ALIGN)) return p;
+  }
   return huge_alloc(n, MIN_ALIGN);
 }
 

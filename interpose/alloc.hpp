@@ -45,17 +45,20 @@ void ensure_initialised();
 
 /// The fast path of malloc alone: a pop from this thread's bin, or null when
 /// the request needs a slow path (bin empty, not small). Never fails otherwise.
-inline void* allocate_fast(usize n) {
-  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) {
-    Bin& b = t_cache.bins[small_class_of(n)];
-    void* p = b.head;
-    if (__builtin_expect(p != nullptr, 1)) {
-      b.head = *static_cast<void**>(p);
-      ++b.room;
-      static_cast<u64*>(p)[1] = 0;  // clear the free tag: the block is live again
-      return p;
-    }
+/// Pops a block of class cls from this thread's bin; null when the bin is empty.
+inline void* bin_pop(u32 cls) {
+  Bin& b = t_cache.bins[cls];
+  void* p = b.head;
+  if (__builtin_expect(p != nullptr, 1)) {
+    b.head = *static_cast<void**>(p);
+    ++b.room;
+    static_cast<u64*>(p)[1] = 0;  // clear the free tag: the block is live again
   }
+  return p;
+}
+
+inline void* allocate_fast(usize n) {
+  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return bin_pop(small_class_of(n));
   return nullptr;
 }
 

@@ -74,12 +74,6 @@ usize SmallHeap::purge() {
   return released;
 }
 
-void SmallHeap::stats(usize& used, usize& total) {
-  LockGuard g(lock_);
-  used = engine_.used_bytes();
-  total = engine_.total_bytes();
-}
-
 // ---- SmallArenas ----------------------------------------------------------
 
 void SmallArenas::configure(u32 cpus) {
@@ -126,16 +120,6 @@ usize SmallArenas::purge() {
   usize released = 0;
   for (SmallHeap& h : heaps_) released += h.purge();
   return released;
-}
-
-void SmallArenas::stats(usize& used, usize& total) {
-  used = total = 0;
-  for (SmallHeap& h : heaps_) {
-    usize u = 0, t = 0;
-    h.stats(u, t);
-    used += u;
-    total += t;
-  }
 }
 
 void SmallArenas::lock() {
@@ -193,12 +177,6 @@ usize MediumHeap::purge() {
   if (initialised_)
     engine_.for_each_free_run(os::page_size(), [&](void* p, usize bytes) { released += purge_range(p, bytes); });
   return released;
-}
-
-void MediumHeap::stats(usize& used, usize& total) {
-  LockGuard g(lock_);
-  used = engine_.used_bytes();
-  total = engine_.total_bytes();
 }
 
 }  // namespace strata::rt

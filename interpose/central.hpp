@@ -33,8 +33,6 @@ class SmallHeap {
   /// Gives free runs of whole pages back to the OS; returns the bytes advised away.
   usize purge();
 
-  /// Engine statistics, read under the lock.
-  void stats(usize& used, usize& total);
   /// Calls f(const SmallEngine&) under the lock (statistics; f must not call strata).
   template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const SmallEngine&>(engine_)); }
 
@@ -71,7 +69,6 @@ class SmallArenas {
 
   /// Sums over the arenas.
   usize purge();
-  void stats(usize& used, usize& total);
   /// Calls f(const SmallEngine&) for each arena under its lock.
   template <class F>
   void inspect(F f) {
@@ -102,7 +99,6 @@ class MediumHeap {
   bool resize_in_place(void* p, usize new_size);
   /// As SmallHeap::purge.
   usize purge();
-  void stats(usize& used, usize& total);
   /// Calls f(const MediumEngine&) under the lock (statistics; f must not call strata).
   template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const MediumEngine&>(engine_)); }
 

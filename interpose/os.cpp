@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,13 +46,6 @@ usize page_size() {
 void* reserve_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_NONE); }
 
 bool commit(void* p, usize bytes) { return ::mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0; }
-
-void decommit(void* p, usize bytes) {
-  const int saved = errno;
-  // A fresh PROT_NONE mapping over the range releases pages and commit charge.
-  ::mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-  errno = saved;
-}
 
 void purge(void* p, usize bytes) {
   const int saved = errno;  // free() must preserve errno
@@ -100,12 +92,6 @@ u64 now_ms() {
   return static_cast<u64>(ts.tv_sec) * 1000u + static_cast<u64>(ts.tv_nsec) / 1000000u;
 }
 
-usize address_space_limit() {
-  struct rlimit rl;
-  if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return USIZE_MAX;
-  return static_cast<usize>(rl.rlim_cur);
-}
-
 u32 cpu_count() {
   // The raw system call fills a fixed mask; glibc's CPU_COUNT helpers would
   // be fine too, but sysconf/get_nprocs may read /proc through stdio.
@@ -116,7 +102,5 @@ u32 cpu_count() {
   for (usize i = 0; i < static_cast<usize>(r) / sizeof(unsigned long); ++i) n += static_cast<u32>(__builtin_popcountl(mask[i]));
   return n == 0 ? 1 : n;
 }
-
-i32 thread_id() { return static_cast<i32>(::syscall(SYS_gettid)); }
 
 }  // namespace strata::os

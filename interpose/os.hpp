@@ -1,5 +1,5 @@
 // strata runtime: the thin OS layer (Linux). Address-space reservation,
-// commit/decommit, direct mappings, raw stderr writes and a coarse clock.
+// commit, direct mappings, raw stderr writes and a coarse clock.
 //
 // Nothing here allocates or touches stdio, so it is safe from the very first
 // malloc (inside the dynamic loader) and inside fork handlers.
@@ -19,9 +19,6 @@ void* reserve_aligned(usize bytes, usize align);
 /// Makes [p, p+bytes) readable and writable (page-aligned range inside a
 /// reservation). False when the kernel refuses (overcommit limits).
 bool commit(void* p, usize bytes);
-
-/// Makes [p, p+bytes) inaccessible again and drops its commit charge.
-void decommit(void* p, usize bytes);
 
 /// Gives the physical pages of [p, p+bytes) back to the OS; the range stays
 /// mapped and reads as zero afterwards (MADV_DONTNEED).
@@ -47,13 +44,7 @@ void write_stderr(const char* s, usize n);
 /// Monotonic coarse clock in milliseconds (vDSO, no syscall on x86_64).
 u64 now_ms();
 
-/// Soft RLIMIT_AS in bytes, or USIZE_MAX when unlimited.
-usize address_space_limit();
-
 /// CPUs this process may run on (sched_getaffinity; 1 when unknown). No allocation.
 u32 cpu_count();
-
-/// Current thread's kernel id (for messages and lock-holder checks).
-i32 thread_id();
 
 }  // namespace strata::os
