@@ -10,19 +10,40 @@
 namespace strata::rt {
 
 namespace {
-/// Medium blocks take alignments up to this; larger ones go to huge blocks.
-constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
-
 /// p is in no strata segment: a huge block freed before, or never strata's.
 [[noreturn]] void foreign_pointer(const char* fn, const void* p) {
   if (huge_recently_released(p)) misuse(fn, "double free", p);
   misuse(fn, "invalid pointer (not allocated by strata)", p);
 }
 
-/// Pops a block of class cls from this thread's bin (or refills it).
-inline void* alloc_class(u32 cls) {
+/// Out of memory. Memory freed at one size may serve another: this thread's
+/// cached blocks go back to their heaps, every segment with nothing in use
+/// goes back to the page source, and so do the huge cache's runs. True when
+/// anything was given back (worth one more try). Holds no lock on entry.
+bool reclaim_after_oom() {
+  cache_flush_all();
+  return g_small.release_free_segments() + g_medium.release_free_segments() + huge_cache_release(0) != 0;
+}
+
+/// p, or when p is null and reclaiming freed something, another try.
+template <class Again>
+void* or_reclaim(void* p, Again again) {
+  if (__builtin_expect(p != nullptr, 1) || !reclaim_after_oom()) return p;
+  return again();
+}
+
+/// A block of class cls from this thread's bin, else by a refill.
+void* alloc_class(u32 cls) {
   void* p = bin_pop(cls);
-  return p != nullptr ? p : cache_refill(cls);
+  return p != nullptr ? p : or_reclaim(cache_refill(cls), [cls] { return cache_refill(cls); });
+}
+
+/// allocate_slow's medium-or-huge choice, once.
+void* alloc_medium_or_huge(usize n, usize align) {
+  if (n <= MEDIUM_MAX && align <= MEDIUM_MAX_ALIGN) {
+    if (void* p = g_medium.alloc(n, align)) return p;
+  }
+  return huge_alloc(n, align);
 }
 }  // namespace
 
@@ -38,17 +59,17 @@ void small_misuse(const char* fn, const void* p) {
 bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && huge_is_fresh(p); }
 
 void* allocate_after_fast(usize n) {
-  if (n <= SMALL_FAST_MAX) return cache_refill(small_class_of(n));
+  if (n <= SMALL_FAST_MAX) {
+    const u32 cls = small_class_of(n);
+    return or_reclaim(cache_refill(cls), [cls] { return cache_refill(cls); });
+  }
   return allocate_slow(n);
 }
 
 void* allocate_slow(usize n) {
   if (n > MAX_OBJECT_SIZE) return nullptr;
   ensure_initialised();
-  if (n <= MEDIUM_MAX) {
-    if (void* p = g_medium.alloc(n, MIN_ALIGN)) return p;
-  }
-  return huge_alloc(n, MIN_ALIGN);
+  return or_reclaim(alloc_medium_or_huge(n, MIN_ALIGN), [n] { return alloc_medium_or_huge(n, MIN_ALIGN); });
 }
 
 void* allocate_aligned(usize n, usize align) {
@@ -59,10 +80,7 @@ void* allocate_aligned(usize n, usize align) {
     if (cls != NO_SMALL_CLASS) return alloc_class(cls);
   }
   ensure_initialised();
-  if (n <= MEDIUM_MAX && align <= MEDIUM_MAX_ALIGN) {
-    if (void* p = g_medium.alloc(n, align)) return p;
-  }
-  return huge_alloc(n, align);
+  return or_reclaim(alloc_medium_or_huge(n, align), [n, align] { return alloc_medium_or_huge(n, align); });
 }
 
 void deallocate_slow(void* p, const char* fn) {

@@ -24,6 +24,9 @@ usize purge_range(void* start, usize bytes) {
   return hi - lo;
 }
 
+// The page source takes back a range an engine gave up (whole segments).
+void give_back(void* start, usize bytes) { g_page_source.free_segments(start, bytes / SEGMENT_SIZE); }
+
 // Adds a fresh segment run to an engine: init() the first time, add_memory() after.
 template <class Engine>
 bool add_segments(Engine& e, bool& initialised, usize nsegs, SegmentKind kind, u32 arena = 0) {
@@ -59,15 +62,24 @@ void* SmallHeap::dealloc_batch(void* const* blocks, usize n) {
   return nullptr;
 }
 
+usize SmallHeap::release_free_locked() {
+  return initialised_ ? engine_.remove_free_regions(give_back) * SEGMENT_SIZE : 0;
+}
+
+usize SmallHeap::release_free_segments() {
+  LockGuard g(lock_);
+  return release_free_locked();
+}
+
 usize SmallHeap::purge() {
   LockGuard g(lock_);
-  usize released = 0;
+  usize released = release_free_locked();
   // A free buddy run keeps its list link in its first bytes: purge after them.
   constexpr usize KEEP = SmallEngine::PageBuddy::FREE_LINK_BYTES;
   if (!initialised_) return 0;
-  // The empty span each class keeps against thrash goes back to the buddy
-  // first: a purge pass comes only after purge_delay_ms, so it is idle memory.
-  engine_.release_spare_spans();
+  // Wholly free segments went back first; in the others, the empty span each
+  // class keeps against thrash is given back too (release_free_locked did):
+  // a purge pass comes only after purge_delay_ms, so it is idle memory.
   engine_.for_each_free_run(os::page_size() + KEEP, [&](void* p, usize bytes) {
     released += purge_range(static_cast<char*>(p) + KEEP, bytes - KEEP);
   });
@@ -122,6 +134,12 @@ usize SmallArenas::purge() {
   return released;
 }
 
+usize SmallArenas::release_free_segments() {
+  usize released = 0;
+  for (SmallHeap& h : heaps_) released += h.release_free_segments();
+  return released;
+}
+
 void SmallArenas::lock() {
   for (SmallHeap& h : heaps_) h.lock();
 }
@@ -134,15 +152,12 @@ void SmallArenas::reset_lock_in_child() {
 
 // ---- MediumHeap -----------------------------------------------------------
 
-bool MediumHeap::grow(usize min_bytes) {
-  const usize nsegs = (min_bytes + SEGMENT_SIZE - 1) / SEGMENT_SIZE;
-  return add_segments(engine_, initialised_, nsegs == 0 ? 1 : nsegs, SegmentKind::Medium);
-}
+bool MediumHeap::grow() { return add_segments(engine_, initialised_, 1, SegmentKind::Medium); }
 
 void* MediumHeap::alloc(usize size, usize align) {
   LockGuard g(lock_);
   Result<void*> r = initialised_ ? engine_.alloc(size, align) : Result<void*>(AllocError::NoMemory);
-  if (!r.ok() && r.error() == AllocError::NoMemory && grow(size + align + SEGMENT_SIZE / 4))
+  if (!r.ok() && r.error() == AllocError::NoMemory && grow())
     r = engine_.alloc(size, align);
   return r.ok() ? r.value() : nullptr;
 }
@@ -151,7 +166,7 @@ void MediumHeap::dealloc(void* p, const char* fn) {
   Result<void> r = AllocError::NotAllocated;
   {
     LockGuard g(lock_);
-    r = engine_.dealloc(p);
+    r = engine_.dealloc_in_pool(segment_base(p), p);
   }
   if (!r.ok()) misuse(fn, "double free or invalid pointer", p);
 }
@@ -160,7 +175,7 @@ usize MediumHeap::usable_size(const void* p, const char* fn) {
   Result<usize> r = AllocError::NotAllocated;
   {
     LockGuard g(lock_);
-    r = engine_.usable_size(p);
+    r = engine_.usable_size_in_pool(segment_base(p), p);
   }
   if (!r.ok()) misuse(fn, "invalid pointer (not a live block)", p);
   return r.value();
@@ -168,12 +183,17 @@ usize MediumHeap::usable_size(const void* p, const char* fn) {
 
 bool MediumHeap::resize_in_place(void* p, usize new_size) {
   LockGuard g(lock_);
-  return engine_.try_resize_in_place(p, new_size).ok();
+  return engine_.try_resize_in_pool(segment_base(p), p, new_size).ok();
+}
+
+usize MediumHeap::release_free_segments() {
+  LockGuard g(lock_);
+  return initialised_ ? engine_.remove_free_pools(give_back) * SEGMENT_SIZE : 0;
 }
 
 usize MediumHeap::purge() {
+  usize released = release_free_segments();
   LockGuard g(lock_);
-  usize released = 0;
   if (initialised_)
     engine_.for_each_free_run(os::page_size(), [&](void* p, usize bytes) { released += purge_range(p, bytes); });
   return released;

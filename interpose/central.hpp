@@ -9,7 +9,8 @@
 //    the slab classes and too small to deserve their own segments.
 //
 // Both grow by asking the page source for another segment when the engine
-// answers NoMemory, and both report any block the engine refuses to take back
+// answers NoMemory, give a segment back once nothing in it is in use (at a
+// purge pass, malloc_trim, or when the page source runs dry), and both report any block the engine refuses to take back
 // (double free, pointer into a block, pointer never handed out) as misuse.
 #pragma once
 #include "engine_config.hpp"
@@ -30,8 +31,11 @@ class SmallHeap {
   /// the heap did not hand out or already has (the rest untouched), or null.
   void* dealloc_batch(void* const* blocks, usize n);
 
-  /// Gives free runs of whole pages back to the OS; returns the bytes advised away.
+  /// Gives free runs of whole pages back to the OS; returns the bytes advised
+  /// away, wholly free segments (returned to the page source) included.
   usize purge();
+  /// Returns every segment with nothing in use to the page source; the bytes.
+  usize release_free_segments();
 
   /// Calls f(const SmallEngine&) under the lock (statistics; f must not call strata).
   template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const SmallEngine&>(engine_)); }
@@ -42,6 +46,7 @@ class SmallHeap {
 
  private:
   bool grow(u32 arena);  // adds one Small segment; lock held
+  usize release_free_locked();
   Lock lock_{};
   bool initialised_ = false;
   SmallEngine engine_{};
@@ -69,6 +74,7 @@ class SmallArenas {
 
   /// Sums over the arenas.
   usize purge();
+  usize release_free_segments();
   /// Calls f(const SmallEngine&) for each arena under its lock.
   template <class F>
   void inspect(F f) {
@@ -97,8 +103,9 @@ class MediumHeap {
   usize usable_size(const void* p, const char* fn);
   /// Resizes p in place to new_size when its neighbour allows; false otherwise.
   bool resize_in_place(void* p, usize new_size);
-  /// As SmallHeap::purge.
+  /// As SmallHeap::purge and SmallHeap::release_free_segments.
   usize purge();
+  usize release_free_segments();
   /// Calls f(const MediumEngine&) under the lock (statistics; f must not call strata).
   template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const MediumEngine&>(engine_)); }
 
@@ -107,7 +114,7 @@ class MediumHeap {
   void reset_lock_in_child() { lock_.reset(); }
 
  private:
-  bool grow(usize min_bytes);  // lock held
+  bool grow();  // adds one Medium segment; lock held
   Lock lock_{};
   bool initialised_ = false;
   MediumEngine engine_{};

@@ -3,7 +3,10 @@
 //  - Small blocks (<= 32 KiB): Heap<MallocHeapConfig>, the slab+buddy engine
 //    with the fine malloc size-class table (16..128 by 16, then 4 classes per
 //    doubling), over Small segments of 4 MiB.
-//  - Medium blocks (<= 1 MiB): Tlsf<TlsfDefaultConfig> over Medium segments.
+//  - Medium blocks (<= 1 MiB): Tlsf over Medium segments, each segment its own
+//    pool (pools are capped at one segment, so neighbours never join): a pool
+//    that is one free block is a segment the page source can take back, and
+//    a block's pool is its segment's base (free without a pool walk).
 //
 // The runtime's fast path needs two answers about a small block in O(1):
 // its class and whether the pointer is a block start. The Heap engine gives
@@ -19,7 +22,14 @@ namespace strata::rt {
 
 using SmallClasses = MallocClasses;
 using SmallEngine = Heap<MallocHeapConfig>;
-using MediumEngine = Tlsf<TlsfDefaultConfig>;
+/// TLSF with pools of at most one segment (see the file comment).
+struct MediumTlsfConfig {
+  static constexpr u32 SL_LOG2 = TlsfDefaultConfig::SL_LOG2;
+  static constexpr u32 MAX_POOL_LOG2 = SEGMENT_SHIFT;
+};
+using MediumEngine = Tlsf<MediumTlsfConfig>;
+/// Every medium request fits one fresh segment (MediumHeap grows by one).
+static_assert(MEDIUM_MAX + MEDIUM_MAX_ALIGN + MediumEngine::MIN_BLOCK + MediumEngine::MIN_POOL_SIZE <= SEGMENT_SIZE);
 
 inline constexpr u32 NUM_SMALL_CLASSES = SmallClasses::NUM_CLASSES;
 inline constexpr u32 NO_SMALL_CLASS = SmallClasses::NO_CLASS;

@@ -37,6 +37,8 @@ enum class SegmentKind : u8 {
 /// beyond that whole segments. Thresholds are measured choices (docs/design.md).
 inline constexpr usize SMALL_MAX = 32 * 1024;
 inline constexpr usize MEDIUM_MAX = 1024 * 1024;
+/// Medium blocks take alignments up to this; larger ones go to huge blocks.
+inline constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
 
 /// The small heap is split into arenas, each its own Heap behind its own
 /// lock; a thread takes and returns batches through the arena it was given.

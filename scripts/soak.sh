@@ -29,7 +29,7 @@ done
 if [ -z "$minutes$fuzz" ] && [ $python = 0 ] && [ $known_failing = 0 ]; then minutes=30; fi
 
 extra=()
-[ $known_failing = 1 ] && extra+=(-DSTRATA_GLIBC_KNOWN_FAILING=ON -DSTRATA_RELIABILITY_KNOWN_FAILING=ON)
+[ $known_failing = 1 ] && extra+=(-DSTRATA_GLIBC_KNOWN_FAILING=ON)
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=OFF "${extra[@]}" >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null
 lib="$build/interpose/libstrata.so"

@@ -142,9 +142,7 @@ class Buddy {
     for (usize i = 0; i < used_words; ++i) r->split[i] = r->alloc[i] = 0;
     regions_ = r;
     for (uptr a = base; a < end;) {  // greedy decomposition into the roots
-      u32 k = ctz64(a) - MIN_SHIFT;
-      if (k > MAX_ORDER) k = MAX_ORDER;
-      while ((MIN_BLOCK << k) > end - a) --k;
+      const u32 k = root_order_at(r, a);
       push(r, a, k);
       a += MIN_BLOCK << k;
     }
@@ -233,6 +231,27 @@ class Buddy {
     return ok();
   }
 
+  /// Takes region r (a handle from add_region) back when none of its memory is
+  /// allocated: its blocks leave the free lists, the engine forgets it, and
+  /// the caller may reuse or unmap the whole range given to add_region. False
+  /// (nothing changed) while any block of r is allocated. O(region units / 64).
+  bool remove_region_if_free(Region* r) {
+    const usize words = (((r->end - r->base) >> MIN_SHIFT) + 63) / 64;
+    for (usize i = 0; i < words; ++i)
+      if (r->alloc[i] != 0) return false;  // frees merge at once: no alloc bit means every root is one free leaf
+    for (uptr a = r->base; a < r->end;) {
+      const u32 k = root_order_at(r, a);
+      remove(a, k);
+      a += MIN_BLOCK << k;
+    }
+    Region** link = &regions_;
+    while (*link != r) link = &(*link)->next;
+    *link = r->next;
+    if (last_ == r) last_ = nullptr;
+    total_ -= r->end - r->base;
+    return true;
+  }
+
   /// True when p is the start of a live block of exactly this order.
   bool is_allocated(const void* p, u32 order) const {
     const Region* r = find_region(reinterpret_cast<uptr>(p));
@@ -305,6 +324,15 @@ class Buddy {
  private:
   static usize unit(const Region* r, uptr a) { return (a - r->base) >> MIN_SHIFT; }
 
+  /// Order of the largest naturally aligned node that starts at a and fits
+  /// in r (a root when a walks the greedy decomposition from r->base).
+  static u32 root_order_at(const Region* r, uptr a) {
+    u32 k = ctz64(a) - MIN_SHIFT;
+    if (k > MAX_ORDER) k = MAX_ORDER;
+    while ((MIN_BLOCK << k) > r->end - a) --k;
+    return k;
+  }
+
   /// A node (a, k) is a root when its parent would reach outside the region.
   static bool is_root(const Region* r, uptr a, u32 k) {
     if (k == MAX_ORDER) return true;
@@ -363,9 +391,7 @@ class Buddy {
       // The largest node starting at a; it must exist because a starts a leaf
       // (its parent either starts at a and leaves the region, or straddles the
       // previous leaf and a, and is therefore split).
-      u32 k = ctz64(a) - MIN_SHIFT;
-      if (k > MAX_ORDER) k = MAX_ORDER;
-      while ((MIN_BLOCK << k) > r->end - a) --k;
+      u32 k = root_order_at(r, a);
       if (!is_root(r, a, k) && !detail::bit_test(r->split, unit(r, (a & ~((MIN_BLOCK << (k + 1)) - 1)) + (MIN_BLOCK << k))))
         return "leaf boundary inside an unsplit node";
       for (; k > 0 && detail::bit_test(r->split, unit(r, a + (MIN_BLOCK << (k - 1)))); --k) ++splits;

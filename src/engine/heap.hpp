@@ -276,6 +276,29 @@ class Heap {
     spare_bytes_ = 0;
   }
 
+  /// Takes back every region none of whose memory is in use (no live block,
+  /// no span: the classes' spare spans are given back first) and calls
+  /// f(void* start, usize size) with the range add_memory/init was given for
+  /// each, which is the caller's again (to unmap or reuse). Returns how many.
+  /// f must not call into this heap. O(regions x pages / 64).
+  template <class F>
+  usize remove_free_regions(F f) {
+    release_spare_spans();
+    usize removed = 0;
+    for (HeapRegion** link = &regions_; *link != nullptr;) {
+      HeapRegion* r = *link;
+      if (!buddy_.remove_region_if_free(r->buddy)) {
+        link = &r->next;
+        continue;
+      }
+      *link = r->next;
+      if (last_ == r) last_ = nullptr;
+      ++removed;
+      f(reinterpret_cast<void*>(r->start), r->size);
+    }
+    return removed;
+  }
+
   /// Stats. total: bytes of all pages the buddy manages (metadata excluded);
   /// used: bytes of live blocks (class sizes, large block sizes);
   /// available = total - used (includes free slots in spans).

@@ -158,12 +158,15 @@ class Tlsf {
   /// see tlsf_block.hpp for what that catches). The block coalesces at once.
   /// Cost: O(1), plus a walk of the pool chain to prove p is ours (pools that
   /// touch are joined, so the chain is as long as the number of disjoint ranges).
-  Result<void> dealloc(void* p) {
-    Block* b = live_block(p);
-    if (b == nullptr) return AllocError::NotAllocated;
-    used_ -= b->size();
-    release(b);
-    return ok();
+  Result<void> dealloc(void* p) { return free_live(live_block(p)); }
+
+  /// dealloc(p) for a caller that knows p's pool: O(1), no walk of the pool
+  /// chain (many disjoint pools free as fast as one). pool_start must be the
+  /// start of a pool of this engine (precondition: what add_memory was given,
+  /// when that pool was not joined to a lower one). NotAllocated as dealloc(p),
+  /// also when p is not in that pool.
+  Result<void> dealloc_in_pool(const void* pool_start, void* p) {
+    return free_live(live_block_in(static_cast<const Pool*>(pool_start), p));
   }
 
   /// ByteAllocator form: frees what alloc(size, align) returned. InvalidParam for
@@ -181,10 +184,10 @@ class Tlsf {
 
   /// Bytes usable at p, a live block (>= the size it was allocated or resized
   /// with, all writable); NotAllocated as for dealloc(p).
-  Result<usize> usable_size(const void* p) const {
-    const Block* b = live_block(p);
-    if (b == nullptr) return AllocError::NotAllocated;
-    return b->size() - BLOCK_OVERHEAD;
+  Result<usize> usable_size(const void* p) const { return usable_of(live_block(p)); }
+  /// usable_size(p) with p's pool known, as for dealloc_in_pool.
+  Result<usize> usable_size_in_pool(const void* pool_start, const void* p) const {
+    return usable_of(live_block_in(static_cast<const Pool*>(pool_start), p));
   }
 
   /// Resizes the live block at p to hold new_size bytes without moving it (for
@@ -192,23 +195,33 @@ class Tlsf {
   /// coalesced); growing succeeds when the next block is free and large enough.
   /// Returns p. NotAllocated as for dealloc(p); InvalidParam for new_size >
   /// MAX_OBJECT_SIZE; NoMemory when it cannot grow in place (nothing changed).
-  Result<void*> try_resize_in_place(void* p, usize new_size) {
-    Block* b = live_block(p);
-    if (b == nullptr) return AllocError::NotAllocated;
-    if (new_size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
-    const usize need = block_size_for(new_size);
-    const usize old = b->size();
-    if (need > old) {
-      Block* next = b->next_phys();
-      if (!next->is_free() || old + next->size() < need) return AllocError::NoMemory;
-      unlink(next);
-      b->set_used(old + next->size());
-      next->scrub();
-      b->next_phys()->clear_prev_free();
+  Result<void*> try_resize_in_place(void* p, usize new_size) { return resize_live(live_block(p), new_size); }
+  /// try_resize_in_place(p, new_size) with p's pool known, as for dealloc_in_pool.
+  Result<void*> try_resize_in_pool(const void* pool_start, void* p, usize new_size) {
+    return resize_live(live_block_in(static_cast<const Pool*>(pool_start), p), new_size);
+  }
+
+  /// Takes back every pool that is one free block (no live block in it) and
+  /// calls f(void* start, usize size) with the range add_memory was given (or
+  /// the joined range, for pools that were joined): the caller's again, to
+  /// unmap or reuse. Returns how many. f must not call into this engine. O(pools).
+  template <class F>
+  usize remove_free_pools(F f) {
+    usize removed = 0;
+    for (Pool** link = &pools_; *link != nullptr;) {
+      Pool* pool = *link;
+      Block* first = pool->first();
+      if (!first->is_free() || first->size() != pool->block_bytes()) {
+        link = &pool->next;
+        continue;
+      }
+      unlink(first);
+      *link = pool->next;
+      total_ -= pool->block_bytes();
+      ++removed;
+      f(static_cast<void*>(pool), pool->end - pool->start());
     }
-    split_tail(b, need);
-    used_ = used_ - old + b->size();
-    return p;
+    return removed;
   }
 
   /// Calls f(void* start, usize bytes) for the interior of every free block with
@@ -259,14 +272,48 @@ class Tlsf {
     return b < MIN_BLOCK ? MIN_BLOCK : b;
   }
 
+  /// dealloc of what live_block found (null: NotAllocated).
+  Result<void> free_live(Block* b) {
+    if (b == nullptr) return AllocError::NotAllocated;
+    used_ -= b->size();
+    release(b);
+    return ok();
+  }
+  static Result<usize> usable_of(const Block* b) {
+    if (b == nullptr) return AllocError::NotAllocated;
+    return b->size() - BLOCK_OVERHEAD;
+  }
+  /// try_resize_in_place of what live_block found.
+  Result<void*> resize_live(Block* b, usize new_size) {
+    if (b == nullptr) return AllocError::NotAllocated;
+    if (new_size > MAX_OBJECT_SIZE) return AllocError::InvalidParam;
+    const usize need = block_size_for(new_size);
+    const usize old = b->size();
+    if (need > old) {
+      Block* next = b->next_phys();
+      if (!next->is_free() || old + next->size() < need) return AllocError::NoMemory;
+      unlink(next);
+      b->set_used(old + next->size());
+      next->scrub();
+      b->next_phys()->clear_prev_free();
+    }
+    split_tail(b, need);
+    used_ = used_ - old + b->size();
+    return b->payload();
+  }
+
   /// The live block whose payload is p, or null (see dealloc(p)). Reads nothing
   /// outside the pools, so any pointer value is safe.
   Block* live_block(const void* p) const {
     const uptr a = reinterpret_cast<uptr>(p);
-    if (!is_aligned(a, ALIGN)) return nullptr;
     const Pool* pool = pools_;
     while (pool != nullptr && !pool->holds_payload(a)) pool = pool->next;
-    if (pool == nullptr) return nullptr;
+    return live_block_in(pool, p);
+  }
+  /// live_block(p) when p's pool is known (null: not ours).
+  static Block* live_block_in(const Pool* pool, const void* p) {
+    const uptr a = reinterpret_cast<uptr>(p);
+    if (pool == nullptr || !is_aligned(a, ALIGN) || !pool->holds_payload(a)) return nullptr;
     Block* b = Block::from_payload(p);
     if (b->is_free() || !b->check_ok()) return nullptr;
     // A forged or corrupt header must not send us outside the pool.
