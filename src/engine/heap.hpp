@@ -17,21 +17,25 @@
 //                 the spares back (e.g. before purging memory to the OS), and
 //                 so does any span or large alloc the buddy cannot serve
 //                 before it answers NoMemory: spares never cost an allocation.
-// A new span carves its blocks lazily (a bump index), so it touches no memory.
+// A span's free slots are the clear bits of its slot bitmap (below): taking
+// and returning blocks reads and writes metadata only, never block memory, so
+// a new span touches no memory and a batch of frees touches no block.
 //
 // Pointer-only free. Region metadata (engine/heap_region.hpp) gives every page
 // a class byte and a span record; a slab block's span is the pointer masked by
 // the class's span size; a division-free multiply tells block starts from
-// interior pointers; one live bit per granule, out of band, tells live blocks
-// from free ones. So dealloc(p), usable_size(p) and lookup_in_region(base, p)
+// interior pointers; a slot bitmap, out of band, tells live blocks from free
+// ones: slot i of a span has bit i of the span's share of the region's bit map
+// (one bit per granule of the span, of which the first `blocks` are used), so
+// a span's free slots are found a word (64 slots) at a time. So dealloc(p), usable_size(p) and lookup_in_region(base, p)
 // are O(1) once p's region is known (regions are found by a scan with a
 // last-hit hint), and a double free, a pointer into a block or one never
 // handed out is refused with NotAllocated before anything changes.
 //
-// Free small blocks: the Heap reads and writes only their first word (the free
-// list link); the hosted runtime keeps a double-free tag in the second word. A
-// span given back to the buddy is buddy memory again (its first
-// PageBuddy::FREE_LINK_BYTES hold the buddy's link).
+// Free small blocks: the Heap never reads or writes them (a write after free
+// cannot corrupt its state; the hosted runtime keeps its own link and a
+// double-free tag in them). A span given back to the buddy is buddy memory
+// again (its first PageBuddy::FREE_LINK_BYTES hold the buddy's link).
 //
 // Not thread-safe: callers lock. constexpr-constructible (constinit globals).
 #pragma once
@@ -226,8 +230,7 @@ class Heap {
     while (got < n) {
       SpanRecord* s = span_for_alloc(cls);
       if (s == nullptr) break;
-      const uptr base = span_base(*s);
-      while (got < n && s->used < sc.blocks) out[got++] = take_block(*s, base, sc);
+      got += take_blocks(*s, sc, out + got, n - got);
       if (s->used == sc.blocks) IntrusiveList::remove(&s->link);
     }
     used_ += got * sc.size;
@@ -392,7 +395,7 @@ class Heap {
       return Found{live ? rec : nullptr, NO_CLASS};
     }
     const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
-    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, a)))
+    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, span) + slot_of(cls, a - span)))
       return Found{nullptr, cls};
     return Found{&r->spans[page_index(*r, span)], cls};
   }
@@ -410,9 +413,10 @@ class Heap {
       return ok();
     }
     const SizeClass& sc = Classes::get(f.cls);
-    detail::bit_clear(s.region->live, granule(*s.region, reinterpret_cast<uptr>(p)));
-    *static_cast<void**>(p) = s.free_list;  // word 0 only: the runtime owns word 1
-    s.free_list = p;
+    const uptr base = span_base(s);
+    const usize slot = slot_of(f.cls, reinterpret_cast<uptr>(p) - base);
+    detail::bit_clear(s.region->live, granule(*s.region, base) + slot);
+    if (slot / 64 < s.hint) s.hint = static_cast<u16>(slot / 64);
     used_ -= sc.size;
     if (s.used-- == sc.blocks && sc.blocks > 1) partial_[f.cls].push_front(&s.link);
     if (s.used == 0) span_emptied(s);
@@ -437,38 +441,56 @@ class Heap {
       s->kind = SpanKind::Slab;
       s->cls = static_cast<u8>(cls);
       s->order = static_cast<u8>(order);
-      s->used = s->carved = 0;
-      s->free_list = nullptr;
+      s->used = s->hint = 0;
       detail::store_classes(s->region->start, page_index(*s->region, base), usize{1} << order, static_cast<u8>(cls));
     }
     partial_[cls].push_front(&s->link);
     return s;
   }
 
-  /// Takes one free slot of span s (at base): a freed block, else the next
-  /// never-used slot. The free list is checked as it is followed: a link that
-  /// leaves the span means a block was written after it was freed.
-  static void* take_block(SpanRecord& s, uptr base, const SizeClass& sc) {
-    void* p = s.free_list;
-    if (p != nullptr) {
-      void* next = *static_cast<void**>(p);
-      STRATA_CHECK(next == nullptr || (reinterpret_cast<uptr>(next) & ~uptr{sc.span_bytes - 1}) == base,
-                   "heap: free list corrupted (write after free?)", p);
-      s.free_list = next;
-    } else {
-      p = reinterpret_cast<void*>(base + usize{s.carved++} * sc.size);
+  /// Index of the slot starting at offset off (a slot start, off < 2^16 x
+  /// 2^16) of a span of class cls: off / size by a multiply with
+  /// ceil(2^32 / size), exact for such offsets, derived from div_magic.
+  static usize slot_of(u32 cls, uptr off) {
+    const u64 m32 = (Classes::get(cls).div_magic >> 32) + 1;
+    return static_cast<usize>((static_cast<u64>(off) * m32) >> 32);
+  }
+
+  /// The span's slot bits: bit i of word i / 64 is slot i (live when set).
+  static u64* slot_words(const SpanRecord& s) {
+    return s.region->live + granule(*s.region, span_base(s)) / 64;
+  }
+
+  /// Takes up to n free slots of span s (the lowest first, a word at a time
+  /// from the hint) into out; returns how many (0 only when s is full).
+  static usize take_blocks(SpanRecord& s, const SizeClass& sc, void** out, usize n) {
+    u64* w = slot_words(s);
+    const uptr base = span_base(s);
+    const usize words = (sc.blocks + 63) / 64;
+    const u32 tail = sc.blocks % 64;  // valid bits in the last word (0: all)
+    usize got = 0, i = s.hint;
+    for (; i < words && got < n; ++i) {
+      u64 free = ~w[i];
+      if (i + 1 == words && tail != 0) free &= (u64{1} << tail) - 1;
+      u64 taken = 0;
+      for (; free != 0 && got < n; free &= free - 1) {
+        const u64 bit = free & (~free + 1);
+        taken |= bit;
+        out[got++] = reinterpret_cast<void*>(base + (i * 64 + ctz64(bit)) * sc.size);
+      }
+      w[i] |= taken;
+      if (free != 0) break;  // this word still has free slots: the hint stays on it
     }
-    detail::bit_set(s.region->live, granule(*s.region, reinterpret_cast<uptr>(p)));
-    ++s.used;
-    return p;
+    s.hint = static_cast<u16>(i);
+    s.used = static_cast<u16>(s.used + got);
+    return got;
   }
 
   /// The last block of s was freed: keep s as its class's spare, or release it.
   void span_emptied(SpanRecord& s) {
     if (s.link.linked()) IntrusiveList::remove(&s.link);
     if (Cfg::KEEP_SPARE_SPAN && spare_[s.cls] == nullptr) {
-      s.free_list = nullptr;  // start over fresh: slots are carved again
-      s.carved = 0;
+      s.hint = 0;  // no bit is set any more
       spare_[s.cls] = &s;
       spare_bytes_ += Classes::get(s.cls).span_bytes;
       return;
@@ -507,7 +529,7 @@ class Heap {
   IntrusiveList partial_[Classes::NUM_CLASSES]{};
   SpanRecord* spare_[Classes::NUM_CLASSES]{};
   HeapRegion* regions_ = nullptr;
-  HeapRegion* last_ = nullptr;  ///< region of the last block freed or carved: a hint for find_region
+  HeapRegion* last_ = nullptr;  ///< region of the last block freed or of the last new span: a hint for find_region
   usize used_ = 0;
   usize spare_bytes_ = 0;  ///< sum of the spares' span sizes
   PageBuddy buddy_{};

@@ -9,20 +9,21 @@
 //                              NO_CLASS_BYTE (free page, large block, metadata).
 //                              Fixed offset: lookup_in_region reads it knowing
 //                              nothing but the region's start.
-//   then                       SpanRecord per page (40 bytes on 64-bit); only the
+//   then                       SpanRecord per page (32 bytes on 64-bit); only the
 //                              record of the first page of a span or large block
 //                              is in use.
-//   then                       live bits: one bit per GRANULE bytes, set exactly at
-//                              the first granule of each live slab block (kept out
-//                              of band: free blocks carry nothing but their link).
+//   then                       slot bits: one bit per GRANULE bytes; a slab span's
+//                              share (its granules' bits) holds one bit per slot,
+//                              slot i at bit i, set exactly for live blocks (out
+//                              of band: free blocks carry nothing of the heap's).
 //   then                       the Buddy's own region (header, 2 bits per page),
 //                              whose blocks (whole pages) are the spans and large
 //                              blocks.
 //
 // Page numbers are absolute (address >> PAGE_SHIFT) minus the region's first
 // page, so a start that is not page-aligned still lines up with the buddy's
-// page-aligned blocks. Overhead per 4 KiB page: 1 + 40 + PAGE/GRANULE/8 bytes,
-// i.e. 73 bytes (1.8%) with 16-byte granules, 49 bytes (1.2%) with 64-byte ones,
+// page-aligned blocks. Overhead per 4 KiB page: 1 + 32 + PAGE/GRANULE/8 bytes,
+// i.e. 65 bytes (1.6%) with 16-byte granules, 41 bytes (1.0%) with 64-byte ones,
 // plus the buddy's 2 bits and up to one page of rounding.
 #pragma once
 #include "core/list.hpp"
@@ -43,13 +44,12 @@ enum class SpanKind : u8 {
 
 struct HeapRegion;
 
-/// State of one span (or large block), kept at its first page's index.
+/// State of one span (or large block), kept at its first page's index (32 bytes on 64-bit).
 struct SpanRecord {
   ListNode link;           ///< in the class's partial list (unlinked when full, spare or large)
   HeapRegion* region;      ///< the region holding the span
-  void* free_list;         ///< freed blocks of the span, linked through their first word
   u16 used;                ///< live blocks
-  u16 carved;              ///< blocks [carved, blocks) were never handed out since the span began
+  u16 hint;                ///< Slab: slot-bit words below this one are full (the search starts here)
   SpanKind kind;
   u8 cls;                  ///< Slab: the size class
   u8 order;                ///< Slab and Large: buddy order (pages = 1 << order)

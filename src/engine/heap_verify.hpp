@@ -15,13 +15,11 @@
 //   per span:
 //     - its order matches its class's span size and it is aligned to it, every
 //       page carries its class byte;
-//     - live bits are set only at slot starts below the carve mark, and their
-//       count (over all the span's granules) equals the used count;
-//     - the free list stays inside the carved slots, on slot starts whose live
-//       bit is clear, has no cycle, and free-listed + never-carved slots ==
-//       free slots;
-//     - an empty span is its class's spare and starts fresh (carve mark 0); a
-//       full span is on no list; any other is on its class's partial list;
+//     - slot bits are set only for slots that exist (none past the span's
+//       block count), and their count equals the used count;
+//     - the search hint is in range and every slot-bit word below it is full;
+//     - an empty span is its class's spare (hint 0); a full span is on no
+//       list; any other is on its class's partial list;
 //   per class: partial-list entries are slab spans of that class with live
 //   blocks, as many as the region walk found; the spare is empty and unlinked,
 //   and the spares' sizes add up to spare_bytes();
@@ -108,26 +106,18 @@ bool Heap<Cfg>::verify_span(const HeapRegion& r, const SpanRecord& s, uptr base,
   const u8* ct = detail::class_table(r.start) + page_index(r, base);
   for (usize j = 0; j < (usize{1} << s.order); ++j)
     if (ct[j] != s.cls) return fail("span page with the wrong class byte", at);
-  if (s.carved > sc.blocks || s.used > s.carved) return fail("carve mark or used count out of range", at);
-  usize live = 0;
-  for (usize k = 0; k < sc.blocks; ++k)
-    if (detail::bit_test(r.live, granule(r, base + k * sc.size))) {
-      if (k >= s.carved) return fail("live bit beyond the carve mark", at);
-      ++live;
-    }
-  if (live != s.used) return fail("live bits differ from the used count", at);
-  if (live_bits(r, base, sc.span_bytes) != live) return fail("live bit off a slot start", at);
-  usize listed = 0;
-  for (void* p = s.free_list; p != nullptr; p = *static_cast<void**>(p)) {
-    const uptr off = reinterpret_cast<uptr>(p) - base;
-    if (++listed > sc.blocks) return fail("free list cycle", at);
-    if (off >= usize{s.carved} * sc.size || !Classes::is_block_offset(s.cls, off))
-      return fail("free-list entry off the carved slots", p);
-    if (detail::bit_test(r.live, granule(r, reinterpret_cast<uptr>(p)))) return fail("free-list entry is live", p);
-  }
-  if (listed + (sc.blocks - s.carved) != sc.blocks - s.used) return fail("free slots miscounted", at);
+  const usize live = live_bits(r, base, sc.span_bytes);  // every bit of the span's granules
+  if (live != s.used) return fail("slot bits differ from the used count", at);
+  const u64* w = r.live + granule(r, base) / 64;
+  usize in_slots = 0;
+  for (usize k = 0; k < sc.blocks; ++k) in_slots += detail::bit_test(w, k) ? 1 : 0;
+  if (in_slots != live) return fail("slot bit past the span's last block", at);
+  const usize words = (sc.blocks + 63) / 64;
+  if (s.hint > words) return fail("slot search hint out of range", at);
+  for (usize k = 0; k < usize{s.hint} * 64 && k < sc.blocks; ++k)
+    if (!detail::bit_test(w, k)) return fail("free slot below the search hint", at);
   if (s.used == 0) {
-    if (spare_[s.cls] != &s || s.carved != 0) return fail("empty span that is not a fresh spare", at);
+    if (spare_[s.cls] != &s || s.hint != 0) return fail("empty span that is not a fresh spare", at);
     return true;
   }
   if (s.link.linked() != (s.used != sc.blocks)) return fail("span on the wrong list", at);
