@@ -202,9 +202,10 @@ class Tlsf {
   }
 
   /// Takes back every pool that is one free block (no live block in it) and
-  /// calls f(void* start, usize size) with the range add_memory was given (or
-  /// the joined range, for pools that were joined): the caller's again, to
-  /// unmap or reuse. Returns how many. f must not call into this engine. O(pools).
+  /// calls f(void* start, usize size) with the pool's range: the start
+  /// add_memory was given and that size rounded down to ALIGN (or the joined
+  /// range, for pools that were joined), the caller's again, to unmap or
+  /// reuse. Returns how many. f must not call into this engine. O(pools).
   template <class F>
   usize remove_free_pools(F f) {
     usize removed = 0;
