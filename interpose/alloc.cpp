@@ -25,6 +25,10 @@ bool reclaim_after_oom() {
   return g_small.release_free_segments() + g_medium.release_free_segments() + huge_cache_release(0) != 0;
 }
 
+/// Requests no address space can hold fail at once, with nothing reclaimed
+/// (glibc's tst-malloc-too-large makes a million such calls).
+constexpr usize MAX_MAPPABLE = usize{1} << VA_BITS;
+
 /// p, or when p is null and reclaiming freed something, another try.
 template <class Again>
 void* or_reclaim(void* p, Again again) {
@@ -67,13 +71,13 @@ void* allocate_after_fast(usize n) {
 }
 
 void* allocate_slow(usize n) {
-  if (n > MAX_OBJECT_SIZE) return nullptr;
+  if (n >= MAX_MAPPABLE) return nullptr;
   ensure_initialised();
   return or_reclaim(alloc_medium_or_huge(n, MIN_ALIGN), [n] { return alloc_medium_or_huge(n, MIN_ALIGN); });
 }
 
 void* allocate_aligned(usize n, usize align) {
-  if (!is_pow2(align) || n > MAX_OBJECT_SIZE) return nullptr;
+  if (!is_pow2(align) || n >= MAX_MAPPABLE || align >= MAX_MAPPABLE) return nullptr;
   if (align <= MIN_ALIGN) return allocate(n);
   if (n <= SMALL_MAX) {
     const u32 cls = small_class_for(n, align);

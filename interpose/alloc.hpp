@@ -47,6 +47,7 @@ void ensure_initialised();
 /// the request needs a slow path (bin empty, not small). Never fails otherwise.
 /// Pops a block of class cls from this thread's bin; null when the bin is empty.
 inline void* bin_pop(u32 cls) {
+  bins_enter();
   Bin& b = t_cache.bins[cls];
   void* p = b.head;
   if (__builtin_expect(p != nullptr, 1)) {
@@ -54,6 +55,7 @@ inline void* bin_pop(u32 cls) {
     ++b.room;
     static_cast<u64*>(p)[1] = 0;  // clear the free tag: the block is live again
   }
+  bins_leave();
   return p;
 }
 
@@ -86,12 +88,18 @@ inline void deallocate(void* p, const char* fn) {
     const SmallLookup lk = small_lookup(p);
     if (__builtin_expect(!lk.block_start, 0)) return small_misuse(fn, p);
     u64* w = static_cast<u64*>(p);
-    if (__builtin_expect(w[1] == free_tag(p), 0)) return small_double_free(fn, p);
+    const u64 tag = free_tag(p);  // a local: the fences below need not reload the secret
+    if (__builtin_expect(w[1] == tag, 0)) return small_double_free(fn, p);
+    bins_enter();
     Bin& b = t_cache.bins[lk.cls];
     *static_cast<void**>(p) = b.head;
-    w[1] = free_tag(p);
+    w[1] = tag;
     b.head = p;
-    if (__builtin_expect(--b.room < 0, 0)) return cache_overflow(lk.cls);
+    if (__builtin_expect(--b.room < 0, 0)) {
+      bins_leave();
+      return cache_overflow(lk.cls);
+    }
+    bins_leave();
     return;
   }
   return deallocate_slow(p, fn);

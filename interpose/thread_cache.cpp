@@ -34,10 +34,12 @@ void on_thread_exit(void*) {
   t_cache.state = CacheState::Dead;
   // Limit 0: any later free (from other TLS destructors) overflows at once
   // and goes straight back to the central heap.
+  bins_enter();
   for (Bin& b : t_cache.bins) {
     b.room -= static_cast<i32>(b.limit);
     b.limit = 0;
   }
+  bins_leave();
   cache_flush_all();
 }
 
@@ -56,12 +58,14 @@ void setup_thread() {
 // Warming -> Live: the thread gets its own arena (round robin) and the bins their limits.
 void enable_cache() {
   t_cache.arena = static_cast<u8>(g_small.next_arena());
+  bins_enter();
   for (Bin& b : t_cache.bins) {
     const u32 lim = limit_for(static_cast<u32>(&b - t_cache.bins));
     b.room += static_cast<i32>(lim - b.limit);
     b.limit = lim;
   }
   t_cache.state = CacheState::Live;
+  bins_leave();
 }
 
 // Gives all but `keep` blocks of `b` back to the central heap. It returns the
@@ -74,6 +78,7 @@ void flush_bin(Bin& b, u32 keep) {
   void* batch[MAX_BATCH];
   while (give > 0) {
     const u32 n = give < MAX_BATCH ? give : static_cast<u32>(MAX_BATCH);
+    bins_enter();
     void* cur = b.head;
     for (u32 i = 0; i < n; ++i) {
       batch[i] = cur;
@@ -81,6 +86,7 @@ void flush_bin(Bin& b, u32 keep) {
     }
     b.head = cur;
     b.room += static_cast<i32>(n);
+    bins_leave();
     give -= n;
     g_small.dealloc_batch(batch, n, "free");
   }
@@ -110,12 +116,14 @@ void* cache_refill(u32 cls) {
   const usize n = g_small.alloc_batch(t_cache.arena, cls, batch, want);
   if (n == 0) return nullptr;
   // Every block in a bin is free and carries its tag, fresh ones included.
+  bins_enter();
   for (usize i = n; i-- > 1;) {
     *static_cast<void**>(batch[i]) = b.head;
     static_cast<u64*>(batch[i])[1] = free_tag(batch[i]);
     b.head = batch[i];
   }
   b.room -= static_cast<i32>(n - 1);
+  bins_leave();
   static_cast<u64*>(batch[0])[1] = 0;
   return batch[0];
 }

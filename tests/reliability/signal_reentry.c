@@ -13,6 +13,13 @@
  *
  * Strata used to spin forever here (MediumHeap::alloc re-entered from the
  * handler waited for its own lock); it now aborts with a message (fa4b991).
+ *
+ * `signal_reentry small` does the same with small blocks only, all of one
+ * size class, so the handler lands in the middle of the lock-free thread
+ * cache's pops and pushes; both sides write a pattern into each block and
+ * check it before freeing, so a block handed out twice (the handler popping
+ * what the interrupted pop was taking) fails the test even when the program
+ * "finishes". Before the thread cache marked its bin operations, it did.
  */
 #include <signal.h>
 #include <sys/time.h>
@@ -21,6 +28,48 @@
 #include "preload_check.h"
 
 static volatile sig_atomic_t g_handler_runs;
+static int g_small_only;
+
+/* Checks a small block's pattern and frees it; exits with a message on a clash. */
+static void small_check_free(void* p, uint64_t seed) {
+  if (st_verify(p, 40, seed) != (size_t)-1) {
+    static const char msg[] = "signal_reentry: CORRUPTION: a small block was handed out twice\n";
+    write(2, msg, sizeof msg - 1);
+    _exit(3);
+  }
+  free(p);
+}
+
+/* The handler keeps a few blocks across runs: each run takes a new one, then
+ * frees its oldest, so a run that lands inside a pop or push changes the bin
+ * under it (a malloc+free of the same block would leave it as it was). */
+static void* g_handler_ring[8];
+
+static void on_alarm_small(int sig) {
+  (void)sig;
+  const int k = (int)(g_handler_runs % 8);
+  void* p = st_launder(malloc(40));
+  if (p != NULL) st_fill(p, 40, 0xa11a);
+  if (g_handler_ring[k] != NULL) small_check_free(g_handler_ring[k], 0xa11a);
+  g_handler_ring[k] = p;
+  g_handler_runs = g_handler_runs + 1;
+}
+
+/* The interrupted side: a ring of live blocks, each checked when freed, so
+ * a block the bin still lists while it is live is caught when it is handed
+ * out again and overwritten. */
+static void small_loop(void) {
+  enum { RING = 64 };
+  void* ring[RING] = {0};
+  for (long i = 0; i < 20000000; ++i) {
+    const long k = i % RING;
+    if (ring[k] != NULL) small_check_free(ring[k], (uint64_t)(i - RING));
+    ring[k] = st_launder(malloc(40));
+    ST_CHECK(ring[k] != NULL);
+    st_fill(ring[k], 40, (uint64_t)i);
+  }
+  for (long k = 0; k < RING; ++k) free(ring[k]);
+}
 
 static void on_alarm(int sig) {
   (void)sig;
@@ -35,12 +84,13 @@ static void on_alarm(int sig) {
 static void child(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_alarm;
+  sa.sa_handler = g_small_only ? on_alarm_small : on_alarm;
   sa.sa_flags = SA_RESTART;
   ST_CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
   struct itimerval it = {{0, 50}, {0, 50}};
   ST_CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-  for (long i = 0; i < 2000000; ++i) {
+  if (g_small_only) small_loop();
+  for (long i = 0; !g_small_only && i < 2000000; ++i) {
     void* p = st_launder(malloc(100000 + (size_t)(i % 5000)));
     void* q = st_launder(malloc((size_t)(i % 300) + 1));
     free(q);
@@ -52,8 +102,9 @@ static void child(void) {
   _exit(0);
 }
 
-int main(void) {
+int main(int argc, char** argv) {
   st_require_strata();
+  g_small_only = argc > 1 && strcmp(argv[1], "small") == 0;
   int err[2];
   ST_CHECK(pipe(err) == 0);
   fflush(stdout);
