@@ -5,32 +5,27 @@
 #   scripts/soak.sh --fuzz 10             every fuzzer 10 min (two at a time)
 #   scripts/soak.sh --python              CPython's whole test suite on strata
 #                                         vs glibc (about an hour on 2 cores)
-#   scripts/soak.sh --known-failing       the glibc, reliability and runtime tests
-#                                         with the known-failing ones registered
 # Options (any order, several modes at once): --threads N (soak, default 8),
 # --build DIR (default build-soak; configured Release and built if needed).
 # Exits non-zero when any mode fails; prints the figures each mode reports.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-soak"
-minutes="" fuzz="" python=0 known_failing=0 threads=8
+minutes="" fuzz="" python=0 threads=8
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes=$2; shift 2 ;;
     --fuzz) fuzz=$2; shift 2 ;;
     --python) python=1; shift ;;
-    --known-failing) known_failing=1; shift ;;
     --threads) threads=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "soak.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-if [ -z "$minutes$fuzz" ] && [ $python = 0 ] && [ $known_failing = 0 ]; then minutes=30; fi
+if [ -z "$minutes$fuzz" ] && [ $python = 0 ]; then minutes=30; fi
 
-extra=()
-[ $known_failing = 1 ] && extra+=(-DSTRATA_GLIBC_KNOWN_FAILING=ON)
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=OFF "${extra[@]}" >/dev/null
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRATA_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" >/dev/null
 lib="$build/interpose/libstrata.so"
 status=0
@@ -60,10 +55,5 @@ fi
 if [ $python = 1 ]; then
   echo "=== CPython's test suite, glibc vs strata"
   LD_PRELOAD="$lib" sh "$root/tests/reliability/programs.sh" python_long || status=1
-fi
-
-if [ $known_failing = 1 ]; then
-  echo "=== glibc, reliability and runtime tests, known-failing ones included"
-  (cd "$build" && ctest -L 'glibc|reliability|runtime' --output-on-failure -j 2) || status=1
 fi
 exit $status
