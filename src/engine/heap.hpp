@@ -102,41 +102,14 @@ class Heap {
   Heap& operator=(const Heap&) = delete;
 
   /// Forgets all state and manages [start, start + size) alone (as add_memory).
-  Result<void> init(void* start, usize size) {
-    for (IntrusiveList& l : partial_) l.init();
-    for (SpanRecord*& s : spare_) s = nullptr;
-    spare_bytes_ = 0;
-    regions_ = last_ = nullptr;
-    used_ = 0;
-    buddy_.reset();
-    return add_memory(start, size);
-  }
+  Result<void> init(void* start, usize size);
 
   /// Adds the disjoint region [start, start + size). Its first bytes become
   /// the region metadata (engine/heap_region.hpp, ~1.8% with 4 KiB pages).
   /// InvalidParam for a null or non-REGION_ALIGN start, a range wrapping the
   /// address space, or a region without room for a page after its metadata;
   /// MemoryOverlap when it overlaps a region already added.
-  Result<void> add_memory(void* start, usize size) {
-    const uptr s = reinterpret_cast<uptr>(start);
-    uptr e = 0;
-    if (s == 0 || !is_aligned(s, REGION_ALIGN) || !checked_add(s, size, e) || size < PAGE_SIZE)
-      return AllocError::InvalidParam;
-    for (const HeapRegion* r = regions_; r != nullptr; r = r->next)
-      if (s < r->start + r->size && r->start < e) return AllocError::MemoryOverlap;
-    const detail::RegionLayout l = detail::region_layout(s, e, PAGE_SHIFT, GRANULE_SHIFT);
-    if (l.meta_end >= e) return AllocError::InvalidParam;
-    Result<detail::BuddyRegion*> b = buddy_.add_region(reinterpret_cast<void*>(l.meta_end), e - l.meta_end);
-    if (!b.ok()) return b.error();
-    HeapRegion* r = reinterpret_cast<HeapRegion*>(s);
-    *r = HeapRegion{regions_, s, size, s >> PAGE_SHIFT, b.value()->base, b.value()->end,
-                    reinterpret_cast<SpanRecord*>(l.spans), reinterpret_cast<u64*>(l.live), b.value()};
-    mem_set(detail::class_table(s), detail::NO_CLASS_BYTE, l.pages);
-    mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
-    mem_set(r->live, 0, l.live_words * sizeof(u64));
-    regions_ = r;
-    return ok();
-  }
+  Result<void> add_memory(void* start, usize size);
 
   /// A block of at least size bytes aligned to align (a power of two): a slab
   /// block of class_for(size, align), else a large block of
@@ -285,22 +258,7 @@ class Heap {
   /// each, which is the caller's again (to unmap or reuse). Returns how many.
   /// f must not call into this heap. O(regions x pages / 64).
   template <class F>
-  usize remove_free_regions(F f) {
-    release_spare_spans();
-    usize removed = 0;
-    for (HeapRegion** link = &regions_; *link != nullptr;) {
-      HeapRegion* r = *link;
-      if (!buddy_.remove_region_if_free(r->buddy)) {
-        link = &r->next;
-        continue;
-      }
-      *link = r->next;
-      if (last_ == r) last_ = nullptr;
-      ++removed;
-      f(reinterpret_cast<void*>(r->start), r->size);
-    }
-    return removed;
-  }
+  usize remove_free_regions(F f);
 
   /// Stats. total: bytes of all pages the buddy manages (metadata excluded);
   /// used: bytes of live blocks (class sizes, large block sizes);
@@ -345,32 +303,12 @@ class Heap {
     u32 cls;  ///< slab class, or NO_CLASS for a large block
   };
 
-  HeapRegion* find_region(uptr a) const {
-    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
-    for (HeapRegion* r = regions_; r != nullptr; r = r->next)
-      if (a >= r->begin && a < r->end) return r;
-    return nullptr;
-  }
+  HeapRegion* find_region(uptr a) const;
   /// find_region for frees: a region found by the scan moves to the front of
   /// the list (and becomes the hint), so the regions in use stay near the head.
-  HeapRegion* locate_region(uptr a) {
-    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
-    for (HeapRegion** link = &regions_; *link != nullptr; link = &(*link)->next) {
-      HeapRegion* r = *link;
-      if (a < r->begin || a >= r->end) continue;
-      *link = r->next;
-      r->next = regions_;
-      regions_ = r;
-      return last_ = r;
-    }
-    return nullptr;
-  }
+  HeapRegion* locate_region(uptr a);
   /// find_region for an address the buddy just handed out (never null).
-  HeapRegion* region_holding(uptr a) {
-    HeapRegion* r = find_region(a);
-    STRATA_CHECK(r != nullptr, "heap: buddy block outside every region", a);
-    return last_ = r;
-  }
+  HeapRegion* region_holding(uptr a);
 
   static usize page_index(const HeapRegion& r, uptr a) { return (a >> PAGE_SHIFT) - r.first_page; }
   static SpanRecord& record_of(HeapRegion* r, uptr a) {
@@ -386,134 +324,35 @@ class Heap {
   /// The live block starting at a in region r, if any. The class byte of a's
   /// page picks slab or large; a slab block must start a slot of its span and
   /// have its live bit; a large block is the first byte of a Large record's page.
-  Found find_live(const HeapRegion* r, uptr a) const {
-    const usize page = page_index(*r, a);
-    const u8 cls = detail::load_class(r->start, page);
-    if (cls == detail::NO_CLASS_BYTE) {
-      SpanRecord* rec = &r->spans[page];
-      const bool live = rec->kind == SpanKind::Large && (a & (PAGE_SIZE - 1)) == 0;
-      return Found{live ? rec : nullptr, NO_CLASS};
-    }
-    const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
-    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, span) + slot_of(cls, a - span)))
-      return Found{nullptr, cls};
-    return Found{&r->spans[page_index(*r, span)], cls};
-  }
+  Found find_live(const HeapRegion* r, uptr a) const;
 
   /// Frees what find_live found at p (NotAllocated when it found nothing).
-  Result<void> free_found(Found f, void* p) {
-    if (f.rec == nullptr) return AllocError::NotAllocated;
-    SpanRecord& s = *f.rec;
-    last_ = s.region;
-    if (f.cls == NO_CLASS) {
-      used_ -= PAGE_SIZE << s.order;
-      s.kind = SpanKind::None;
-      const Result<void> r = buddy_.dealloc_in(s.region->buddy, p, s.order);
-      STRATA_CHECK(r.ok(), "heap: large block unknown to the buddy", p);
-      return ok();
-    }
-    const SizeClass& sc = Classes::get(f.cls);
-    const uptr base = span_base(s);
-    const usize slot = slot_of(f.cls, reinterpret_cast<uptr>(p) - base);
-    detail::bit_clear(s.region->live, granule(*s.region, base) + slot);
-    if (slot / 64 < s.hint) s.hint = static_cast<u16>(slot / 64);
-    used_ -= sc.size;
-    if (s.used-- == sc.blocks && sc.blocks > 1) partial_[f.cls].push_front(&s.link);
-    if (s.used == 0) span_emptied(s);
-    return ok();
-  }
+  Result<void> free_found(Found f, void* p);
 
   /// A span with a free slot for class cls: the first partial span, else the
   /// spare, else a new span from the buddy; null when the buddy is out.
-  SpanRecord* span_for_alloc(u32 cls) {
-    SpanRecord* s = nullptr;
-    if (!partial_[cls].empty()) return reinterpret_cast<SpanRecord*>(partial_[cls].first());
-    if (spare_[cls] != nullptr) {
-      s = spare_[cls];
-      spare_[cls] = nullptr;
-      spare_bytes_ -= Classes::get(cls).span_bytes;
-    } else {
-      const u32 order = log2_floor(Classes::get(cls).span_bytes) - PAGE_SHIFT;
-      const Result<void*> b = buddy_alloc(order);
-      if (!b.ok()) return nullptr;
-      const uptr base = reinterpret_cast<uptr>(b.value());
-      s = &record_of(region_holding(base), base);
-      s->kind = SpanKind::Slab;
-      s->cls = static_cast<u8>(cls);
-      s->order = static_cast<u8>(order);
-      s->used = s->hint = 0;
-      detail::store_classes(s->region->start, page_index(*s->region, base), usize{1} << order, static_cast<u8>(cls));
-    }
-    partial_[cls].push_front(&s->link);
-    return s;
-  }
+  SpanRecord* span_for_alloc(u32 cls);
 
   /// Index of the slot starting at offset off (a slot start, off < 2^16 x
   /// 2^16) of a span of class cls: off / size by a multiply with
   /// ceil(2^32 / size), exact for such offsets, derived from div_magic.
-  static usize slot_of(u32 cls, uptr off) {
-    const u64 m32 = (Classes::get(cls).div_magic >> 32) + 1;
-    return static_cast<usize>((static_cast<u64>(off) * m32) >> 32);
-  }
+  static usize slot_of(u32 cls, uptr off);
 
   /// The span's slot bits: bit i of word i / 64 is slot i (live when set).
-  static u64* slot_words(const SpanRecord& s) {
-    return s.region->live + granule(*s.region, span_base(s)) / 64;
-  }
+  static u64* slot_words(const SpanRecord& s);
 
   /// Takes up to n free slots of span s (the lowest first, a word at a time
   /// from the hint) into out; returns how many (0 only when s is full).
-  static usize take_blocks(SpanRecord& s, const SizeClass& sc, void** out, usize n) {
-    u64* w = slot_words(s);
-    const uptr base = span_base(s);
-    const usize words = (sc.blocks + 63) / 64;
-    const u32 tail = sc.blocks % 64;  // valid bits in the last word (0: all)
-    usize got = 0, i = s.hint;
-    for (; i < words && got < n; ++i) {
-      u64 free = ~w[i];
-      if (i + 1 == words && tail != 0) free &= (u64{1} << tail) - 1;
-      u64 taken = 0;
-      for (; free != 0 && got < n; free &= free - 1) {
-        const u64 bit = free & (~free + 1);
-        taken |= bit;
-        out[got++] = reinterpret_cast<void*>(base + (i * 64 + ctz64(bit)) * sc.size);
-      }
-      w[i] |= taken;
-      if (free != 0) break;  // this word still has free slots: the hint stays on it
-    }
-    s.hint = static_cast<u16>(i);
-    s.used = static_cast<u16>(s.used + got);
-    return got;
-  }
+  static usize take_blocks(SpanRecord& s, const SizeClass& sc, void** out, usize n);
 
   /// The last block of s was freed: keep s as its class's spare, or release it.
-  void span_emptied(SpanRecord& s) {
-    if (s.link.linked()) IntrusiveList::remove(&s.link);
-    if (Cfg::KEEP_SPARE_SPAN && spare_[s.cls] == nullptr) {
-      s.hint = 0;  // no bit is set any more
-      spare_[s.cls] = &s;
-      spare_bytes_ += Classes::get(s.cls).span_bytes;
-      return;
-    }
-    release_span(s);
-  }
+  void span_emptied(SpanRecord& s);
 
   /// A buddy block of the order; when the buddy is out, the spares go back
   /// first and the buddy is asked again.
-  Result<void*> buddy_alloc(u32 order) {
-    Result<void*> r = buddy_.alloc_order(order);
-    if (r.ok() || spare_bytes_ == 0) return r;
-    release_spare_spans();
-    return buddy_.alloc_order(order);
-  }
+  Result<void*> buddy_alloc(u32 order);
 
-  void release_span(SpanRecord& s) {
-    const uptr base = span_base(s);
-    detail::store_classes(s.region->start, page_index(*s.region, base), usize{1} << s.order, detail::NO_CLASS_BYTE);
-    s.kind = SpanKind::None;
-    const Result<void> r = buddy_.dealloc_in(s.region->buddy, reinterpret_cast<void*>(base), s.order);
-    STRATA_CHECK(r.ok(), "heap: span unknown to the buddy", base);
-  }
+  void release_span(SpanRecord& s);
 
   struct VerifyTotals {
     usize used = 0;     ///< live block bytes
@@ -537,6 +376,8 @@ class Heap {
 
 }  // namespace strata
 
+#include "engine/heap_region_list.hpp"
+#include "engine/heap_spans.hpp"
 #include "engine/heap_verify.hpp"
 
 namespace strata {

@@ -326,98 +326,24 @@ class Tlsf {
   /// First free block of at least `search` bytes, or null. O(1): two bitmap scans
   /// from the rounded-up class; failing that, the head of the class below it,
   /// the request's own class (so a request for a whole free pool still fits).
-  Block* find_free(usize search) const {
-    const typename Classes::Index at = Classes::index_for_request(search);
-    if (at.fl < FL_COUNT) {
-      u32 fl = at.fl;
-      u64 sl_map = sl_bitmap_[fl] & (~u64{0} << at.sl);
-      if (sl_map == 0) {
-        const u64 fl_map = fl_bitmap_ & ((~u64{0} << fl) << 1);  // two shifts: fl + 1 may be 64
-        if (fl_map != 0) {
-          fl = ctz64(fl_map);
-          sl_map = sl_bitmap_[fl];
-        }
-      }
-      if (sl_map != 0) return heads_[fl * SL_COUNT + ctz64(sl_map)];
-    }
-    // The class just below `at` holds the blocks that may or may not fit (lists
-    // are flat, fl-major, so it is the previous slot; at >= (0, 2) as search >=
-    // MIN_BLOCK, and at == (FL_COUNT, 0) gives the very last class).
-    Block* head = heads_[at.fl * SL_COUNT + at.sl - 1];
-    return head != nullptr && head->size() >= search ? head : nullptr;
-  }
+  Block* find_free(usize search) const;
 
   /// Pushes free block b on the front of its class list and sets the bitmap bits.
-  void link(Block* b) {
-    const typename Classes::Index i = Classes::index_of(b->size());
-    Block* head = heads_[i.fl * SL_COUNT + i.sl];
-    b->tag = 0;
-    b->next_free = head;
-    if (head != nullptr) head->tag = b->addr();
-    heads_[i.fl * SL_COUNT + i.sl] = b;
-    sl_bitmap_[i.fl] |= u64{1} << i.sl;
-    fl_bitmap_ |= u64{1} << i.fl;
-  }
+  void link(Block* b);
 
   /// Takes free block b out of its class list, clearing bitmap bits that empty.
-  void unlink(Block* b) {
-    const typename Classes::Index i = Classes::index_of(b->size());
-    Block* prev = Block::at(b->tag);
-    Block* next = b->next_free;
-    if (next != nullptr) next->tag = b->tag;
-    if (prev != nullptr) {
-      prev->next_free = next;
-    } else {
-      STRATA_CHECK(heads_[i.fl * SL_COUNT + i.sl] == b, "tlsf: free list corrupt", b->addr());
-      heads_[i.fl * SL_COUNT + i.sl] = next;
-      if (next == nullptr) {
-        sl_bitmap_[i.fl] &= ~(u64{1} << i.sl);
-        if (sl_bitmap_[i.fl] == 0) fl_bitmap_ &= ~(u64{1} << i.fl);
-      }
-    }
-  }
+  void unlink(Block* b);
 
   /// Frees block b (not in any list; its neighbours consistent): merges it with a
   /// free previous and/or next block, writes the footer, sets the next block's
   /// PREV_FREE and links the result.
-  void release(Block* b) {
-    usize size = b->size();
-    if (b->prev_is_free()) {
-      Block* prev = b->prev_phys();
-      STRATA_CHECK(prev->is_free() && prev->next_phys() == b, "tlsf: corrupt boundary tag", b->addr());
-      unlink(prev);
-      size += prev->size();
-      b->scrub();
-      b = prev;
-    }
-    Block* next = Block::at(b->addr() + size);
-    if (next->is_free()) {
-      unlink(next);
-      size += next->size();
-      next->scrub();
-      next = Block::at(b->addr() + size);
-    }
-    b->set_free(size);
-    next->set_prev_free();
-    link(b);
-  }
+  void release(Block* b);
 
   /// Joins pool `upper`, which starts where `lower` ends, into `lower` unless the
   /// result would exceed MAX_POOL_SIZE. The seam — lower's sentinel and upper's
   /// pool header, exactly MIN_BLOCK bytes — becomes a block that is freed and
   /// coalesces with the free blocks on either side of it.
-  bool join(Pool* lower, Pool* upper) {
-    if (upper->end - lower->start() > MAX_POOL_SIZE) return false;
-    Pool** link = &pools_;
-    while (*link != upper) link = &(*link)->next;
-    *link = upper->next;
-    Block* seam = lower->sentinel();
-    lower->end = upper->end;
-    seam->set_used(MIN_BLOCK);  // keeps PREV_FREE: whether lower's last block is free
-    total_ += detail::TLSF_POOL_OVERHEAD;
-    release(seam);
-    return true;
-  }
+  bool join(Pool* lower, Pool* upper);
 
   // alloc works on a block b just taken out of its free list. Since b was free,
   // the invariants say its previous block is used and its next block is used
@@ -429,48 +355,17 @@ class Tlsf {
   /// Unlinked free block b: moves its start forward so the payload is
   /// `align`-aligned and frees the front gap (0 or >= MIN_BLOCK bytes; alloc
   /// searched for room). Returns the aligned, still unlinked block.
-  Block* split_front(Block* b, usize align) {
-    const uptr payload = reinterpret_cast<uptr>(b->payload());
-    uptr want = align_up(payload, align);
-    if (want != payload && want - payload < MIN_BLOCK) want = align_up(payload + MIN_BLOCK, align);
-    const usize gap = want - payload;
-    if (gap == 0) return b;
-    Block* aligned = Block::at(b->addr() + gap);
-    aligned->size_flags = (b->size() - gap) | Block::PREV_FREE;
-    b->set_free(gap);
-    link(b);
-    return aligned;
-  }
+  Block* split_front(Block* b, usize align);
 
   /// Unlinked free block b of at least `need` bytes becomes a used block: of
   /// `need` bytes with a free tail when the rest can stand as a block, else of
   /// its whole size (then the next block learns its neighbour is used).
-  void carve(Block* b, usize need) {
-    const usize size = b->size();
-    if (size - need >= MIN_BLOCK) {
-      Block* tail = Block::at(b->addr() + need);
-      tail->size_flags = 0;
-      tail->set_free(size - need);
-      link(tail);
-      b->set_used(need);
-    } else {
-      b->set_used(size);
-      b->next_phys()->clear_prev_free();
-    }
-  }
+  void carve(Block* b, usize need);
 
   /// Used block b of at least `need` bytes (try_resize_in_place): cuts it to
   /// `need` and frees the tail, which merges with a free next block, when the
   /// tail can stand as a block (else b keeps the slack).
-  void split_tail(Block* b, usize need) {
-    const usize size = b->size();
-    if (size - need < MIN_BLOCK) return;
-    Block* tail = Block::at(b->addr() + need);
-    tail->size_flags = 0;
-    tail->set_used(size - need);
-    b->set_used(need);
-    release(tail);
-  }
+  void split_tail(Block* b, usize need);
 
   Block* heads_[FL_COUNT * SL_COUNT] = {};  ///< free-list heads, class (fl, sl) at fl * SL_COUNT + sl
   u64 sl_bitmap_[FL_COUNT] = {};          ///< bit sl: list (fl, sl) non-empty
@@ -485,4 +380,5 @@ static_assert(ByteAllocator<Tlsf<TlsfSmallConfig>>);
 
 }  // namespace strata
 
+#include "engine/tlsf_free_blocks.hpp"
 #include "engine/tlsf_verify.hpp"
