@@ -58,24 +58,26 @@ inline u32 small_class_for(usize n, usize align) { return SmallClasses::class_fo
 inline usize small_class_size(u32 cls) { return SmallClasses::size(cls); }
 
 struct SmallLookup {
-  u32 cls;
-  bool block_start;
+  u32 cls;           ///< the class byte of p's page: a class, or detail::NO_CLASS_BYTE
+  bool block_start;  ///< p starts a block slot of that class (never for NO_CLASS_BYTE)
 };
 
-/// What free() needs per class to tell a block start, precomputed so the
+/// What free() needs per class byte to tell a block start, precomputed so the
 /// check is a mask, a compare, a multiply and a compare (see
 /// SizeClass::div_magic): spans are aligned to their size, so the offset in
 /// the span is p & mask; offsets past the last whole block are never starts.
+/// Every byte value has a rule (those of no class: limit 0, nothing starts
+/// there), so the lookup needs no branch on "no class".
 struct BlockStartRule {
   u64 magic;  ///< ceil(2^64 / size): off % size == 0 iff off * magic < magic
   u32 mask;   ///< span_bytes - 1
   u32 limit;  ///< blocks * size: offsets at or past this hold no block
 };
 struct BlockStartTable {
-  BlockStartRule rule[NUM_SMALL_CLASSES];
+  BlockStartRule rule[256];
 };
 inline constexpr BlockStartTable BLOCK_START_TABLE = [] {
-  BlockStartTable t{};
+  BlockStartTable t{};  // rules of non-classes stay all zero
   for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) {
     const SizeClass& sc = SmallClasses::get(c);
     t.rule[c] = BlockStartRule{sc.div_magic, sc.span_bytes - 1, sc.blocks * sc.size};
@@ -83,17 +85,19 @@ inline constexpr BlockStartTable BLOCK_START_TABLE = [] {
   return t;
 }();
 
-/// Class of p (inside a Small segment) and whether p starts a block slot.
-/// The same answer as SmallEngine::lookup_in_region(segment_base(p), p) (a
-/// test checks every class and offset), cheaper because a Small segment is
-/// exactly one Heap region: the page index is the offset in the segment.
+/// Class byte of p's page (p inside a Small segment) and whether p starts a
+/// block slot. The same answer as SmallEngine::lookup_in_region(segment_base(p),
+/// p) (a test checks every class and offset; NO_CLASS there is NO_CLASS_BYTE
+/// here), cheaper because a Small segment is exactly one Heap region: the
+/// page index is the offset in the segment. No branch: both tests are
+/// evaluated and combined with a bitwise and.
 inline SmallLookup small_lookup(const void* p) {
   const uptr a = reinterpret_cast<uptr>(p);
   const u8 c = detail::load_class(a & ~SEGMENT_MASK, (a & SEGMENT_MASK) >> SmallEngine::PAGE_SHIFT);
-  if (c == detail::NO_CLASS_BYTE) return SmallLookup{SmallEngine::NO_CLASS, false};
   const BlockStartRule& r = BLOCK_START_TABLE.rule[c];
   const u64 off = a & r.mask;
-  return SmallLookup{c, off < r.limit && off * r.magic < r.magic};
+  const bool start = (off < r.limit) & (off * r.magic < r.magic);
+  return SmallLookup{c, start};
 }
 
 }  // namespace strata::rt
