@@ -112,6 +112,8 @@ void* cache_refill(u32 cls) {
   Bin& b = t_cache.bins[cls];
   usize want = b.limit / 2 + 1;
   if (want > MAX_BATCH) want = MAX_BATCH;
+  u8& grow = t_cache.refill_log[cls];
+  if ((usize{FIRST_REFILL} << grow) < want) want = usize{FIRST_REFILL} << grow++;
   void* batch[MAX_BATCH];
   const usize n = g_small.alloc_batch(t_cache.arena, cls, batch, want);
   if (n == 0) return nullptr;
