@@ -43,8 +43,6 @@ bool fresh_zeroed(const void* p);
 /// Makes sure process-wide state is set up (idempotent, re-entrancy safe).
 void ensure_initialised();
 
-/// The fast path of malloc alone: a pop from this thread's bin, or null when
-/// the request needs a slow path (bin empty, not small). Never fails otherwise.
 /// Pops a block of class cls from this thread's bin; null when the bin is empty.
 inline void* bin_pop(u32 cls) {
   bins_enter();
@@ -59,6 +57,8 @@ inline void* bin_pop(u32 cls) {
   return p;
 }
 
+/// The fast path of malloc alone: a pop from this thread's bin, or null when
+/// the request needs a slow path (bin empty, not small). Never fails otherwise.
 inline void* allocate_fast(usize n) {
   if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return bin_pop(small_class_of(n));
   return nullptr;
