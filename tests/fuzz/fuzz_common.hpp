@@ -13,6 +13,9 @@
 //  - Arena: a static, page-aligned pool from which each target carves fresh
 //    regions for init/add_memory (disjoint by construction); Regions: the
 //    ranges an engine accepted, for "is this block inside them" checks.
+//  - EngineFuzz: what the buddy, heap and tlsf fuzzers share around their
+//    engine (the pieces above, the model's used bytes, region setup, the
+//    step loop, the common bad-input cases); each keeps its own operations.
 //  - FUZZ_CHECK aborts with the failed condition: libFuzzer saves the input.
 //
 // The engines need strata_fatal (src/core/check.hpp): defined here as an
@@ -23,6 +26,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "strata/result.hpp"
 
 #define FUZZ_CHECK(cond)                                                              \
   do {                                                                                \
@@ -224,6 +229,153 @@ class Regions {
  private:
   Range r_[Max];
   std::size_t n_ = 0;
+};
+
+/// One operation of a fuzzer, decoding its arguments from the input.
+using Op = void (*)(Input&);
+
+/// The scaffolding of the byte-engine fuzzers (buddy, heap, tlsf): the engine,
+/// the pool its regions come from, the shadow of its live blocks, the regions
+/// it accepted, and `used`, the model's used_bytes(): the sum of the live
+/// blocks' tags, which each fuzzer sets to what a block costs its engine
+/// (block bytes, usable size, usable size + header). One static instance per
+/// fuzzer; reset() at the start of every input.
+template <class E, std::size_t ArenaBytes, std::size_t MaxLive, std::size_t MaxRegions>
+struct EngineFuzz {
+  using AllocError = strata::AllocError;
+  E engine;
+  Arena<ArenaBytes> arena;
+  Shadow<MaxLive> live;
+  Regions<MaxRegions> regions;
+  std::size_t used = 0;
+
+  void reset() {
+    arena.reset();
+    while (live.count() != 0) live.remove(0);
+    regions.clear();
+    used = 0;
+  }
+  /// used_bytes() is exactly the model's; used + available == total.
+  void check_stats() const {
+    FUZZ_CHECK(engine.used_bytes() == used);
+    FUZZ_CHECK(engine.used_bytes() + engine.available_bytes() == engine.total_bytes());
+  }
+  /// A refusal with `want` that left the state as it was.
+  void expect_refused(strata::Result<void> r, AllocError want) const {
+    FUZZ_CHECK(!r.ok() && r.error() == want);
+    check_stats();
+  }
+  /// Every live block intact, and the engine's full invariant walk.
+  void check_all() {
+    for (std::size_t i = 0; i < live.count(); ++i) live.check(i);
+    FUZZ_CHECK(engine.verify());
+  }
+
+  /// init (first) or add_memory of [p, p + size); a null p does nothing. The
+  /// engine must refuse it with InvalidParam and an unchanged total when
+  /// `invalid` (and may refuse it so anyway); else the total grows by at most
+  /// size and the first `keep` bytes count as a region (joined to one they
+  /// touch when `join`, as Tlsf joins touching pools).
+  void add_region(std::uint8_t* p, std::size_t size, bool first, bool invalid, std::size_t keep, bool join) {
+    if (p == nullptr || regions.full()) return;
+    const std::size_t total0 = first ? 0 : engine.total_bytes();
+    const strata::Result<void> r = first ? engine.init(p, size) : engine.add_memory(p, size);
+    if (invalid) FUZZ_CHECK(!r.ok());
+    if (!r.ok()) {
+      FUZZ_CHECK(r.error() == AllocError::InvalidParam && engine.total_bytes() == total0);
+      return;
+    }
+    FUZZ_CHECK(engine.total_bytes() > total0 && engine.total_bytes() - total0 <= size);
+    regions.add(p, keep, join);
+  }
+  /// add_region of `size` fresh bytes at `misalign` from a page, for engines
+  /// that take regions aligned to E::REGION_ALIGN.
+  void add_fresh_region(std::size_t size, std::size_t misalign, bool first) {
+    if (regions.full()) return;
+    add_region(arena.take(size, misalign), size, first, misalign % E::REGION_ALIGN != 0, size, false);
+  }
+
+  /// alloc(size, align): the block, or null after checking the refusal is
+  /// NoMemory with used_bytes() unchanged.
+  void* alloc(std::size_t size, std::size_t align) {
+    const std::size_t used0 = engine.used_bytes();
+    const strata::Result<void*> r = engine.alloc(size, align);
+    if (r.ok()) return r.value();
+    FUZZ_CHECK(r.error() == AllocError::NoMemory && engine.used_bytes() == used0);
+    return nullptr;
+  }
+  /// Proves live block i intact, forgets it and frees it with dealloc(block),
+  /// which must succeed.
+  template <class Dealloc>
+  void free_block(std::size_t i, Dealloc dealloc) {
+    live.check(i);
+    const Block b = live.remove(i);
+    FUZZ_CHECK(dealloc(b).ok());
+    used -= b.tag;
+  }
+
+  /// Bad input every engine refuses with InvalidParam: alignment 0 or not a
+  /// power of two, then (with `too_big`) sizes beyond MAX_OBJECT_SIZE.
+  void refuse_bad_params(Input& in, bool too_big) {
+    const std::size_t align = in.u8() % 2 == 0 ? 0 : 3 + 2 * std::size_t{in.u8()};
+    const strata::Result<void*> r = engine.alloc(in.size(12), align);
+    FUZZ_CHECK(!r.ok() && r.error() == AllocError::InvalidParam);
+    if (!too_big) return;
+    const strata::Result<void*> big = engine.alloc(strata::MAX_OBJECT_SIZE + 1 + in.u8(), 16);
+    FUZZ_CHECK(!big.ok() && big.error() == AllocError::InvalidParam);
+  }
+  /// add_memory of `bytes` inside a region the engine has: MemoryOverlap.
+  void refuse_overlap(Input& in, std::size_t bytes) {
+    if (regions.count() == 0) return;
+    const auto& r = regions.at(in.index(regions.count()));
+    expect_refused(engine.add_memory(r.start + ((in.u16() % r.size) & ~std::size_t{15}), bytes),
+                   AllocError::MemoryOverlap);
+  }
+  /// The engine's free runs hold no byte of a live block, whose span starts
+  /// `header` bytes before its pointer and is tag bytes long.
+  void check_free_runs(std::size_t header) {
+    engine.for_each_free_run(0, [&](void* run, strata::usize bytes) {
+      auto* c = static_cast<std::uint8_t*>(run);
+      for (std::size_t k = 0; k < live.count(); ++k) {
+        const Block& l = live.at(k);
+        FUZZ_CHECK(l.ptr - header + l.tag <= c || c + bytes <= l.ptr - header);
+      }
+    });
+  }
+
+  /// Runs f(i, b) on live block i, which the input picks (none: nothing
+  /// runs); b is a copy, so f may free the block.
+  template <class F>
+  void with_live_block(Input& in, F f) {
+    if (live.count() == 0) return;
+    const std::size_t i = in.index(live.count());
+    const Block b = live.at(i);
+    f(i, b);
+  }
+
+  /// One input: reset(), first(in) sets up the first region, then the steps:
+  /// each runs the entry of `ops` the next byte picks (an entry repeated is
+  /// picked more often) or, for code N, check_all(); up to 4096 steps while
+  /// input lasts, the stats checked after each step, the invariants every 64.
+  /// Then every live block is freed (last first) with free_last(index), and
+  /// the engine must be empty and valid.
+  template <std::size_t N, class FreeLast>
+  void run(Input in, const Op (&ops)[N], Op first, FreeLast free_last) {
+    reset();
+    first(in);
+    for (unsigned n = 0; !in.done() && n < 4096; ++n) {
+      const std::size_t code = in.u8() % (N + 1);
+      if (code == N)
+        check_all();
+      else
+        ops[code](in);
+      check_stats();
+      if (n % 64 == 63) FUZZ_CHECK(engine.verify());
+    }
+    while (live.count() != 0) free_last(live.count() - 1);
+    FUZZ_CHECK(engine.used_bytes() == 0);
+    FUZZ_CHECK(engine.verify());
+  }
 };
 
 }  // namespace fuzz
