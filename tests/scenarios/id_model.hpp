@@ -15,6 +15,7 @@
 #include "core/types.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"
+#include "scenarios/run_model.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 
@@ -26,25 +27,15 @@ struct IdRun {
   usize count;
 };
 
-struct IdModelParams {
-  u64 seed = 1;
-  u64 ops = 1'000'000;
+/// The shared knobs (seed, ops, alloc/bad percentages, first_fit_every:
+/// counted in alloc_id calls) and the id model's own.
+struct IdModelParams : RunModelParams {
   usize max_count = 32;      ///< run lengths log-uniform in [1, max_count]
   usize max_align_log2 = 5;  ///< alignments 2^k, k uniform in [0, max_align_log2]
-  u32 alloc_percent = 52;    ///< share of operations that allocate (when the live list has room)
   u32 fixed_percent = 15;    ///< share of allocations made with alloc_fixed_id
-  u32 bad_percent = 4;       ///< share of operations that must be refused
-  u64 first_fit_every = 64;  ///< compare with the model's first fit every N alloc_id (0: never)
 };
 
-struct IdModelStats {
-  u64 ops = 0;  ///< engine calls made
-  u64 allocs = 0;
-  u64 frees = 0;
-  u64 refused = 0;  ///< calls answered with an error, as predicted
-  u64 first_fit_checks = 0;
-  usize peak_used = 0;
-};
+using IdModelStats = RunModelStats;
 
 namespace detail {
 /// Linear-scan first fit over the model: lowest multiple of align starting
@@ -61,19 +52,14 @@ inline usize id_first_fit(const u8* taken, usize size, usize count, usize align)
   }
   return size;
 }
-
-/// Result r matches want: both ok, or the same error.
-template <class R>
-bool same_outcome(const R& r, Result<void> want) {
-  return r.ok() == want.ok() && (r.ok() || r.error() == want.error());
-}
 }  // namespace detail
 
 /// The randomized run on a fresh allocator (used() == 0). `taken` holds size()
 /// bytes, `live` up to `live_capacity` runs (> 0).
 template <IdAllocator A>
 IdModelStats run_id_model(A& a, u8* taken, IdRun* live, usize live_capacity, const IdModelParams& p, Checker& chk) {
-  IdModelStats st{};
+  RunTally run(p, chk);
+  IdModelStats& st = run.st;
   const usize size = a.size();
   if (!SCEN_CHECK(chk, a.used() == 0 && a.available() == size)) return st;
   for (usize i = 0; i < size; ++i) taken[i] = 0;
@@ -90,24 +76,16 @@ IdModelStats run_id_model(A& a, u8* taken, IdRun* live, usize live_capacity, con
     for (usize i = start; i < start + count; ++i) taken[i] = v;
     used = v ? used + count : used - count;
   };
-  // Asks the engine, compares with the prediction; true when it succeeded.
-  auto agree = [&](auto got, Result<void> want) {
-    ++st.ops;
-    if (!SCEN_CHECK(chk, detail::same_outcome(got, want))) return false;
-    if (!want.ok()) ++st.refused;
-    return got.ok();
-  };
   auto add_live = [&](usize start, usize count) {
     mark(start, count, 1);
     live[nlive++] = IdRun{start, count};
-    ++st.allocs;
-    if (used > st.peak_used) st.peak_used = used;
+    run.allocated(used);
   };
   // Frees live run k, whole or (sometimes) just its first part.
   auto free_live = [&](usize k) {
     IdRun& r = live[k];
     const usize part = r.count > 1 && rng.chance(1, 4) ? static_cast<usize>(rng.range(1, r.count - 1)) : r.count;
-    if (!agree(a.dealloc_id(r.start, part), ok())) return false;
+    if (!run.agree(a.dealloc_id(r.start, part), ok())) return false;
     mark(r.start, part, 0);
     last_freed = IdRun{r.start, part};
     r.start += part;
@@ -125,44 +103,38 @@ IdModelStats run_id_model(A& a, u8* taken, IdRun* live, usize live_capacity, con
       switch (rng.below(5)) {
         case 0:  // double free, unless the ids were handed out again meanwhile
           if (last_freed.count > 0 && !all(last_freed.start, last_freed.count, 1))
-            agree(a.dealloc_id(last_freed.start, last_freed.count), AllocError::NotAllocated);
+            run.agree(a.dealloc_id(last_freed.start, last_freed.count), AllocError::NotAllocated);
           break;
         case 1:  // a range holding a free id
-          if (id + count <= size && !all(id, count, 1)) agree(a.dealloc_id(id, count), AllocError::NotAllocated);
+          if (id + count <= size && !all(id, count, 1)) run.agree(a.dealloc_id(id, count), AllocError::NotAllocated);
           break;
         case 2:  // out of range or empty
-          agree(a.dealloc_id(rng.chance(1, 2) ? size - 1 : id, rng.chance(1, 2) ? 0 : size + 1), AllocError::InvalidParam);
+          run.agree(a.dealloc_id(rng.chance(1, 2) ? size - 1 : id, rng.chance(1, 2) ? 0 : size + 1),
+                    AllocError::InvalidParam);
           break;
         case 3:
-          agree(a.alloc_fixed_id(size + id), AllocError::InvalidParam);
+          run.agree(a.alloc_fixed_id(size + id), AllocError::InvalidParam);
           break;
         default:
-          agree(a.alloc_id(rng.chance(1, 2) ? 0 : count, rng.chance(1, 2) ? 0 : 3 * align), AllocError::InvalidParam);
+          run.agree(a.alloc_id(rng.chance(1, 2) ? 0 : count, rng.chance(1, 2) ? 0 : 3 * align),
+                    AllocError::InvalidParam);
           break;
       }
     } else if (nlive == 0 || (nlive < live_capacity && rng.below(100) < p.alloc_percent)) {
       if (rng.below(100) < p.fixed_percent) {
-        if (agree(a.alloc_fixed_id(id), taken[id] ? Result<void>(AllocError::NoMemory) : ok())) add_live(id, 1);
+        if (run.agree(a.alloc_fixed_id(id), taken[id] ? Result<void>(AllocError::NoMemory) : ok())) add_live(id, 1);
       } else {
-        const bool check_fit = p.first_fit_every != 0 && op % p.first_fit_every == 0;
-        const usize want = check_fit ? detail::id_first_fit(taken, size, count, align) : 0;
-        Result<usize> got = a.alloc_id(count, align);
-        ++st.ops;
-        if (check_fit) {
-          ++st.first_fit_checks;
-          if (!SCEN_CHECK(chk, got.ok() == (want < size)) || (got.ok() && !SCEN_CHECK(chk, got.value() == want)))
-            return st;
-        }
-        if (got.ok()) {
+        const auto fit = [&] { return detail::id_first_fit(taken, size, count, align); };  // size: none fits
+        Result<usize> got = AllocError::NoMemory;
+        if (!run.alloc_first_fit(op, got, [&] { return a.alloc_id(count, align); }, fit, size)) return st;
+        if (!got.ok()) {
+          if (!run.relieve(got, rng, nlive, free_live)) return st;
+        } else {
           const usize s = got.value();
           if (!SCEN_CHECK(chk, s % align == 0) || !SCEN_CHECK(chk, s < size && count <= size - s) ||
               !SCEN_CHECK(chk, all(s, count, 0)))
             return st;
           add_live(s, count);
-        } else {
-          if (!SCEN_CHECK(chk, got.error() == AllocError::NoMemory)) return st;
-          for (int i = 0; i < 3 && nlive > 0; ++i)
-            if (!free_live(static_cast<usize>(rng.below(nlive)))) return st;
         }
       }
     } else if (!free_live(static_cast<usize>(rng.below(nlive)))) {

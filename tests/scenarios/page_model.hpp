@@ -19,6 +19,7 @@
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"
+#include "scenarios/run_model.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 
@@ -101,25 +102,15 @@ struct PageRun {
   usize pages;
 };
 
-struct PageModelParams {
-  u64 seed = 1;
-  u64 ops = 1'000'000;
+/// The shared knobs (seed, ops, alloc/bad percentages, first_fit_every:
+/// counted in alloc_pages calls) and the page model's own.
+struct PageModelParams : RunModelParams {
   usize max_run = 64;        ///< run lengths log-uniform in [1, max_run]
   usize max_align_log2 = 4;  ///< alignments page_size << k, k uniform in [0, max_align_log2]
-  u32 alloc_percent = 52;    ///< share of operations that allocate (when the live list has room)
   u32 at_percent = 15;       ///< share of allocations made with alloc_pages_at
-  u32 bad_percent = 4;       ///< share of operations that must be refused
-  u64 first_fit_every = 64;  ///< compare with the model's first fit every N alloc_pages (0: never)
 };
 
-struct PageModelStats {
-  u64 ops = 0;  ///< engine calls made
-  u64 allocs = 0;
-  u64 frees = 0;
-  u64 refused = 0;  ///< calls answered with an error, as predicted
-  u64 first_fit_checks = 0;
-  usize peak_used = 0;
-};
+using PageModelStats = RunModelStats;
 
 /// Initialises `a` over regions[0] (which opens the window) and adds the rest,
 /// recording them in the shadow (state bytes reset to ABSENT first). True when
@@ -146,7 +137,8 @@ bool setup_pages(A& a, const Region* regions, usize nregions, PageShadow& m, Che
 template <PageAllocator A>
 PageModelStats run_page_model(A& a, const Region* regions, usize nregions, u8* state, usize pages, PageRun* live,
                               usize live_capacity, const PageModelParams& p, Checker& chk) {
-  PageModelStats st{};
+  RunTally run(p, chk);
+  PageModelStats& st = run.st;
   PageShadow m{state, pages, 0, A::PAGE_SIZE};
   if (!setup_pages(a, regions, nregions, m, chk)) return st;
   const usize total = a.total_pages();
@@ -154,17 +146,9 @@ PageModelStats run_page_model(A& a, const Region* regions, usize nregions, u8* s
   usize nlive = 0, used = 0;
   PageRun last_freed{0, 0};
 
-  // Asks the engine, compares with the model's prediction; true when it succeeded.
-  auto agree = [&](auto got, Result<void> want) {
-    ++st.ops;
-    if (!SCEN_CHECK(chk, got.ok() == want.ok()) || (!want.ok() && !SCEN_CHECK(chk, got.error() == want.error())))
-      return false;
-    if (!want.ok()) ++st.refused;
-    return got.ok();
-  };
   auto free_live = [&](usize k) {
     const PageRun r = live[k];
-    if (!agree(a.dealloc_pages(r.addr, r.pages), ok())) return false;
+    if (!run.agree(a.dealloc_pages(r.addr, r.pages), ok())) return false;
     usize first = 0;
     m.locate(r.addr, r.pages, first);
     m.mark(first, r.pages, false);
@@ -180,8 +164,7 @@ PageModelStats run_page_model(A& a, const Region* regions, usize nregions, u8* s
     m.mark(first, n, true);
     used += n;
     live[nlive++] = PageRun{addr, n};
-    ++st.allocs;
-    if (used > st.peak_used) st.peak_used = used;
+    run.allocated(used);
   };
 
   for (u64 op = 0; op < p.ops; ++op) {
@@ -200,39 +183,31 @@ PageModelStats run_page_model(A& a, const Region* regions, usize nregions, u8* s
         case 3: addr = r.addr + 1, cnt = r.pages; break;                    // misaligned
         case 4: addr = m.address(static_cast<usize>(rng.below(pages))), cnt = n; break;
         default:
-          agree(a.alloc_pages(rng.chance(1, 2) ? 0 : n, rng.chance(1, 2) ? 0 : 3 * A::PAGE_SIZE),
-                AllocError::InvalidParam);
+          run.agree(a.alloc_pages(rng.chance(1, 2) ? 0 : n, rng.chance(1, 2) ? 0 : 3 * A::PAGE_SIZE),
+                    AllocError::InvalidParam);
           continue;
       }
       const Result<void> want = m.expect_dealloc(addr, cnt);
       if (want.ok() || cnt == 0) continue;  // a real live run by chance: leave it alone
-      if (!agree(a.dealloc_pages(addr, cnt), want)) SCEN_CHECK(chk, a.used_pages() == used);
+      if (!run.agree(a.dealloc_pages(addr, cnt), want)) SCEN_CHECK(chk, a.used_pages() == used);
     } else if (nlive == 0 || (nlive < live_capacity && rng.below(100) < p.alloc_percent)) {
       if (rng.below(100) < p.at_percent) {
         const uptr addr = align_down(m.address(static_cast<usize>(rng.below(pages + pages / 8 + 1))), align);
         const usize small_align = rng.chance(1, 4) ? 1 : align;  // below PAGE_SIZE: page alignment
-        if (agree(a.alloc_pages_at(addr, n, small_align), m.expect_at(addr, n))) record(addr, n);
+        if (run.agree(a.alloc_pages_at(addr, n, small_align), m.expect_at(addr, n))) record(addr, n);
       } else {
-        const bool check_fit = p.first_fit_every != 0 && op % p.first_fit_every == 0;
-        const usize want_first = check_fit ? m.first_fit(n, align) : 0;
-        Result<uptr> got = a.alloc_pages(n, align);
-        ++st.ops;
-        if (check_fit) {
-          ++st.first_fit_checks;
-          if (!SCEN_CHECK(chk, got.ok() == (want_first < pages))) return st;
-          if (got.ok() && !SCEN_CHECK(chk, got.value() == m.address(want_first))) return st;
-        }
+        // The model's first fit as an address: m.address(pages) when none fits.
+        const auto fit = [&] { return m.address(m.first_fit(n, align)); };
+        Result<uptr> got = AllocError::NoMemory;
+        if (!run.alloc_first_fit(op, got, [&] { return a.alloc_pages(n, align); }, fit, m.address(pages))) return st;
         usize first = 0;
         if (got.ok()) {
           if (!SCEN_CHECK(chk, is_aligned(got.value(), align)) || !SCEN_CHECK(chk, m.locate(got.value(), n, first)) ||
               !SCEN_CHECK(chk, m.all(first, n, PageShadow::FREE)))
             return st;
           record(got.value(), n);
-        } else {
-          if (!SCEN_CHECK(chk, got.error() == AllocError::NoMemory)) return st;
-          // Under pressure, free a few runs so both paths keep running.
-          for (int i = 0; i < 3 && nlive > 0; ++i)
-            if (!free_live(static_cast<usize>(rng.below(nlive)))) return st;
+        } else if (!run.relieve(got, rng, nlive, free_live)) {
+          return st;
         }
       }
     } else if (!free_live(static_cast<usize>(rng.below(nlive)))) {
