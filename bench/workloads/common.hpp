@@ -24,28 +24,19 @@
 #include <thread>
 #include <vector>
 
+#include "scenarios/rng.hpp"
+
 namespace bench {
 
-/// Deterministic 64-bit generator (xoshiro256** seeded through splitmix64).
+/// Deterministic 64-bit generator: the tests' xoshiro256** seeded through
+/// splitmix64 (tests/scenarios/rng.hpp), with the draws the workloads use.
 /// Same seed, same sequence, on every allocator and machine.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) {
-    for (auto& word : s_) word = splitmix(seed);
-  }
+  explicit Rng(std::uint64_t seed) : core_(seed) {}
 
   /// Next raw 64-bit value.
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
+  std::uint64_t next() { return core_.next(); }
 
   /// Uniform in [0, n); n > 0. (Multiply-shift: bias is far below what matters here.)
   std::uint64_t below(std::uint64_t n) {
@@ -63,14 +54,7 @@ class Rng {
   bool chance(double p) { return unit() < p; }
 
  private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  static std::uint64_t splitmix(std::uint64_t& x) {
-    std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t s_[4];
+  strata::scenario::Rng core_;
 };
 
 /// One command-line flag: --name=value. Values are integers with an optional
