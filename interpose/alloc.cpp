@@ -29,17 +29,23 @@ bool reclaim_after_oom() {
 /// (glibc's tst-malloc-too-large makes a million such calls).
 constexpr usize MAX_MAPPABLE = usize{1} << VA_BITS;
 
-/// p, or when p is null and reclaiming freed something, another try.
-template <class Again>
-void* or_reclaim(void* p, Again again) {
+/// attempt(), and when it fails and reclaiming freed something, once more.
+template <class Attempt>
+void* with_reclaim(Attempt attempt) {
+  void* p = attempt();
   if (__builtin_expect(p != nullptr, 1) || !reclaim_after_oom()) return p;
-  return again();
+  return attempt();
+}
+
+/// A block of class cls by a refill of this thread's bin (its bin is empty).
+void* refill_class(u32 cls) {
+  return with_reclaim([cls] { return cache_refill(cls); });
 }
 
 /// A block of class cls from this thread's bin, else by a refill.
 void* alloc_class(u32 cls) {
   void* p = bin_pop(cls);
-  return p != nullptr ? p : or_reclaim(cache_refill(cls), [cls] { return cache_refill(cls); });
+  return p != nullptr ? p : refill_class(cls);
 }
 
 /// allocate_slow's medium-or-huge choice, once.
@@ -63,17 +69,14 @@ void small_misuse(const char* fn, const void* p) {
 bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && huge_is_fresh(p); }
 
 void* allocate_after_fast(usize n) {
-  if (n <= SMALL_FAST_MAX) {
-    const u32 cls = small_class_of(n);
-    return or_reclaim(cache_refill(cls), [cls] { return cache_refill(cls); });
-  }
+  if (n <= SMALL_FAST_MAX) return refill_class(small_class_of(n));
   return allocate_slow(n);
 }
 
 void* allocate_slow(usize n) {
   if (n >= MAX_MAPPABLE) return nullptr;
   ensure_initialised();
-  return or_reclaim(alloc_medium_or_huge(n, MIN_ALIGN), [n] { return alloc_medium_or_huge(n, MIN_ALIGN); });
+  return with_reclaim([n] { return alloc_medium_or_huge(n, MIN_ALIGN); });
 }
 
 void* allocate_aligned(usize n, usize align) {
@@ -84,7 +87,7 @@ void* allocate_aligned(usize n, usize align) {
     if (cls != NO_SMALL_CLASS) return alloc_class(cls);
   }
   ensure_initialised();
-  return or_reclaim(alloc_medium_or_huge(n, align), [n, align] { return alloc_medium_or_huge(n, align); });
+  return with_reclaim([n, align] { return alloc_medium_or_huge(n, align); });
 }
 
 void deallocate_slow(void* p, const char* fn) {

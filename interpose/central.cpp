@@ -186,14 +186,18 @@ bool MediumHeap::resize_in_place(void* p, usize new_size) {
   return engine_.try_resize_in_pool(segment_base(p), p, new_size).ok();
 }
 
-usize MediumHeap::release_free_segments() {
-  LockGuard g(lock_);
+usize MediumHeap::release_free_locked() {
   return initialised_ ? engine_.remove_free_pools(give_back) * SEGMENT_SIZE : 0;
 }
 
-usize MediumHeap::purge() {
-  usize released = release_free_segments();
+usize MediumHeap::release_free_segments() {
   LockGuard g(lock_);
+  return release_free_locked();
+}
+
+usize MediumHeap::purge() {
+  LockGuard g(lock_);
+  usize released = release_free_locked();
   if (initialised_)
     engine_.for_each_free_run(os::page_size(), [&](void* p, usize bytes) { released += purge_range(p, bytes); });
   return released;

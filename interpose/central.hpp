@@ -10,8 +10,9 @@
 //
 // Both grow by asking the page source for another segment when the engine
 // answers NoMemory, give a segment back once nothing in it is in use (at a
-// purge pass, malloc_trim, or when the page source runs dry), and both report any block the engine refuses to take back
-// (double free, pointer into a block, pointer never handed out) as misuse.
+// purge pass, malloc_trim, or when an allocation would fail), and report any
+// block the engine refuses to take back (double free, pointer into a block,
+// pointer never handed out) as misuse.
 #pragma once
 #include "engine_config.hpp"
 #include "layout.hpp"
@@ -115,6 +116,7 @@ class MediumHeap {
 
  private:
   bool grow();  // adds one Medium segment; lock held
+  usize release_free_locked();
   Lock lock_{};
   bool initialised_ = false;
   MediumEngine engine_{};
