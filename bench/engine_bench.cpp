@@ -33,11 +33,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/bitmap_id.hpp"
-#include "engine/bitmap_page.hpp"
-#include "engine/buddy.hpp"
-#include "engine/heap.hpp"
-#include "engine/tlsf.hpp"
+#include "strata/engine/bitmap_id.hpp"
+#include "strata/engine/bitmap_page.hpp"
+#include "strata/engine/buddy.hpp"
+#include "strata/engine/heap.hpp"
+#include "strata/engine/tlsf.hpp"
 #include "workloads/common.hpp"
 
 namespace {

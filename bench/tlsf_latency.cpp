@@ -37,7 +37,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 
 // The engine's fatal hook (weak: a program that links a platform hook wins).
 extern "C" [[noreturn, gnu::weak]] void strata_fatal(const char* what, strata::uptr value) {

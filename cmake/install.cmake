@@ -3,8 +3,10 @@
 #   lib/libstrata.so.0 (+ libstrata.so.<version>, libstrata.so)   runtime, preload or link
 #   lib/libstrata.a                                              static malloc replacement
 #   lib/libstrata_engine.a                                       engine objects, when src/ has any
-#   include/strata/                    strata.h (C API), strata_version.h, C++ headers
-#   include/strata/engine-src/{core,engine}/*.hpp                the header-only engines
+#   include/strata/                    strata.h (C API), strata_version.h, C++ headers,
+#                                      core/ and engine/ (the header-only engines); every
+#                                      header reaches the others as <strata/...>, so a user
+#                                      adds <prefix>/include and nothing else
 #   lib/cmake/strata/                  find_package(strata): strata::strata (shared),
 #                                      strata::strata-static, strata::engine, strata::headers,
 #                                      and the un-namespaced strata, strata-static, strata-engine
@@ -38,13 +40,11 @@ install(TARGETS ${_strata_targets} EXPORT strataTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(EXPORT strataTargets NAMESPACE strata:: DESTINATION ${_strata_cmake_dir} COMPONENT dev)
 
-# Headers: the public ones, the generated version header, the engine sources.
+# Headers: the public ones (engines included) and the generated version header.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/strata DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev
   FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
 install(FILES ${PROJECT_BINARY_DIR}/include/strata/strata_version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/strata COMPONENT dev)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/core ${PROJECT_SOURCE_DIR}/src/engine
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/strata/engine-src COMPONENT dev FILES_MATCHING PATTERN "*.hpp")
 
 # CMake package. 0.x: minor versions are not compatible with each other.
 if(PROJECT_VERSION_MAJOR EQUAL 0)

@@ -2,7 +2,7 @@
 #include "alloc.hpp"
 
 #include "central.hpp"
-#include "core/mem.hpp"
+#include "strata/core/mem.hpp"
 #include "huge.hpp"
 #include "lifecycle.hpp"
 #include "strata/align.hpp"

@@ -12,9 +12,9 @@
 // its class and whether the pointer is a block start. The Heap engine gives
 // both from the region header at the segment's base (lookup_in_region).
 #pragma once
-#include "engine/heap.hpp"
-#include "engine/size_classes.hpp"
-#include "engine/tlsf.hpp"
+#include "strata/engine/heap.hpp"
+#include "strata/engine/size_classes.hpp"
+#include "strata/engine/tlsf.hpp"
 #include "layout.hpp"
 #include "segment_map.hpp"
 

@@ -16,7 +16,7 @@
 // request it fits (a miss releases the runs too small for it before mapping fresh memory); entries older than purge_delay_ms, and all entries on
 // malloc_trim, go back to the OS. Bigger runs are released at once.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

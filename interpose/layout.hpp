@@ -7,7 +7,7 @@
 // one load for any pointer, which is what makes free(p) without a size, and the
 // rejection of foreign pointers, O(1).
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

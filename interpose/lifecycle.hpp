@@ -1,7 +1,7 @@
 // strata runtime: process lifecycle — first-call initialisation, fork
 // handlers, the purge clock, statistics at exit.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

@@ -6,7 +6,7 @@
 // count: a fork() from a signal handler that interrupted strata must not wait
 // for a lock its own thread holds (glibc tst-mallocfork2).
 #pragma once
-#include "core/spin_lock.hpp"
+#include "strata/core/spin_lock.hpp"
 
 namespace strata::rt {
 

@@ -15,7 +15,7 @@
 // list that the parser, `verbose`, the statistics' "Run-time option settings"
 // block and mallctl("opt.<key>") all read. The README's Options table mirrors it.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

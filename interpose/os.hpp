@@ -4,7 +4,7 @@
 // Nothing here allocates or touches stdio, so it is safe from the very first
 // malloc (inside the dynamic loader) and inside fork handlers.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::os {
 

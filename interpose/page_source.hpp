@@ -14,8 +14,8 @@
 // Thread-safety: all methods take the page source's own lock; callers may
 // hold an engine lock (lock order: engine -> page source, never the reverse).
 #pragma once
-#include "core/spin_lock.hpp"
-#include "engine/bitmap_page.hpp"
+#include "strata/core/spin_lock.hpp"
+#include "strata/engine/bitmap_page.hpp"
 #include "layout.hpp"
 #include "lock.hpp"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/check.hpp"
+#include "strata/core/check.hpp"
 #include "os.hpp"
 
 namespace strata::rt {
@@ -72,7 +72,7 @@ void warn(const char* text) {
 
 }  // namespace strata::rt
 
-// Engines report broken invariants here (src/core/check.hpp).
+// Engines report broken invariants here (include/strata/core/check.hpp).
 extern "C" [[noreturn]] void strata_fatal(const char* what, strata::uptr value) {
   strata::rt::fatal_line("internal error: ", what, value);
 }

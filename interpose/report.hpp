@@ -1,7 +1,7 @@
 // strata runtime: fatal reports. One line on stderr, then abort(): misuse that
 // cannot be answered (double free, foreign pointer) is never obeyed.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

@@ -15,7 +15,7 @@
 //   mapped     bytes of segments handed to the engines
 //   retained   reserved address space not handed out (no memory behind it)
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::rt {
 

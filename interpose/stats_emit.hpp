@@ -6,7 +6,7 @@
 // Output goes through a fixed stack buffer to the caller's callback in
 // NUL-terminated pieces: nothing here allocates.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "stats.hpp"
 
 namespace strata::rt {

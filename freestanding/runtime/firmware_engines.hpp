@@ -8,20 +8,20 @@
 //
 // Engines switched off in CMake (STRATA_WITH_*=OFF) are left out.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 #if STRATA_WITH_TLSF
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 #endif
 #if STRATA_WITH_BUDDY
-#include "engine/buddy.hpp"
+#include "strata/engine/buddy.hpp"
 #endif
 #if STRATA_WITH_SLAB
-#include "engine/heap.hpp"
+#include "strata/engine/heap.hpp"
 #endif
 #if STRATA_WITH_BITMAP
-#include "engine/bitmap_id.hpp"
-#include "engine/bitmap_page.hpp"
+#include "strata/engine/bitmap_id.hpp"
+#include "strata/engine/bitmap_page.hpp"
 #endif
 
 namespace strata::fw {

@@ -11,10 +11,10 @@
 // double free) is not obeyed: it ends in strata_fatal, the firmware's hook.
 #include "strata/strata_fw.h"
 
-#include "core/bits.hpp"
-#include "core/check.hpp"
-#include "core/mem.hpp"
-#include "core/spin_lock.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/check.hpp"
+#include "strata/core/mem.hpp"
+#include "strata/core/spin_lock.hpp"
 #include "strata/align.hpp"
 #include "runtime/firmware_engines.hpp"
 #include "strata/concepts.hpp"

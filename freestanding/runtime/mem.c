@@ -2,7 +2,7 @@
  * strata firmware runtime: memcpy, memset, memmove and memcmp.
  *
  * clang emits calls to these four even with -ffreestanding (struct copies,
- * __builtin_mem* in src/core/mem.hpp), and a bare-metal image has no libc to
+ * __builtin_mem* in include/strata/core/mem.hpp), and a bare-metal image has no libc to
  * supply them. A firmware that already has a libc (newlib, picolibc) simply
  * does not link this object.
  *

@@ -12,7 +12,7 @@
 // below matches the standard declaration.
 #include <new>
 
-#include "core/check.hpp"
+#include "strata/core/check.hpp"
 #include "strata/strata_fw.h"
 
 namespace {

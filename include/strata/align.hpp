@@ -4,7 +4,7 @@
 // precondition violation (engines validate alignment before calling them and
 // answer AllocError::InvalidParam instead).
 #pragma once
-#include "core/bits.hpp"
+#include "strata/core/bits.hpp"
 
 namespace strata {
 

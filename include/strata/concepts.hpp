@@ -4,7 +4,7 @@
 // freestanding. Every engine carries static_assert(<Concept><Engine>) beside its
 // definition. All engines are single-threaded objects: callers lock around them.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "strata/result.hpp"
 
 namespace strata {

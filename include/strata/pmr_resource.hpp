@@ -17,7 +17,7 @@
 #include <memory_resource>
 #include <new>
 
-#include "core/check.hpp"
+#include "strata/core/check.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
 #include "strata/stl_allocator.hpp"

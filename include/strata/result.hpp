@@ -1,7 +1,7 @@
 // strata public: AllocError and Result<T>, an error-or-value type that needs
 // neither exceptions nor <expected>, so engines use it freestanding.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 

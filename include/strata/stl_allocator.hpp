@@ -30,8 +30,8 @@
 #include <new>
 #include <type_traits>
 
-#include "core/check.hpp"
-#include "core/types.hpp"
+#include "strata/core/check.hpp"
+#include "strata/core/types.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
 

@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/bitmap_id.hpp"
+#include "strata/engine/bitmap_id.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/id_model.hpp"
 

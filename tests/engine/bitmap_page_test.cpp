@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "engine/bitmap.hpp"
-#include "engine/bitmap_page.hpp"
+#include "strata/engine/bitmap.hpp"
+#include "strata/engine/bitmap_page.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/page_model.hpp"
 

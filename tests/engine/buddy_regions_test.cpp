@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "engine/buddy.hpp"
+#include "strata/engine/buddy.hpp"
 #include "gtest_checker.hpp"
 #include "removal_model.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "engine/buddy.hpp"
+#include "strata/engine/buddy.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/buddy_scenarios.hpp"
 #include "scenarios/byte_model.hpp"

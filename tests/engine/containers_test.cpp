@@ -17,10 +17,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/spin_lock.hpp"
-#include "engine/buddy.hpp"
-#include "engine/heap.hpp"
-#include "engine/tlsf.hpp"
+#include "strata/core/spin_lock.hpp"
+#include "strata/engine/buddy.hpp"
+#include "strata/engine/heap.hpp"
+#include "strata/engine/tlsf.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/rng.hpp"
 #include "strata/pmr_resource.hpp"

@@ -1,7 +1,7 @@
 // Core helpers: alignment, bits, Result, the scenario PRNG.
 #include <gtest/gtest.h>
 
-#include "core/bits.hpp"
+#include "strata/core/bits.hpp"
 #include "scenarios/rng.hpp"
 #include "strata/align.hpp"
 #include "strata/result.hpp"

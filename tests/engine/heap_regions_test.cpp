@@ -10,7 +10,7 @@
 
 #include <iterator>
 
-#include "engine/heap.hpp"
+#include "strata/engine/heap.hpp"
 #include "gtest_checker.hpp"
 #include "removal_model.hpp"
 

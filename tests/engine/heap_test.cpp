@@ -7,7 +7,7 @@
 
 #include <cstdio>
 
-#include "engine/heap.hpp"
+#include "strata/engine/heap.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/heap_scenarios.hpp"

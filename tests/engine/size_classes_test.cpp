@@ -3,7 +3,7 @@
 // and the table properties the Heap relies on.
 #include <gtest/gtest.h>
 
-#include "engine/size_classes.hpp"
+#include "strata/engine/size_classes.hpp"
 
 using namespace strata;
 

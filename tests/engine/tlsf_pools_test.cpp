@@ -13,7 +13,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 #include "gtest_checker.hpp"
 #include "removal_model.hpp"
 #include "scenarios/tlsf_scenarios.hpp"

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 #include "gtest_checker.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/tlsf_scenarios.hpp"

@@ -6,7 +6,7 @@
 //   strata-fw: FAIL <k> of <n> checks failed
 #pragma once
 #include "boot/common/platform.hpp"
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"
 

@@ -6,7 +6,7 @@
 // that the host GoogleTest suite runs; only the workload sizes differ (fewer
 // random operations, see *_OPS below).
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "report.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"

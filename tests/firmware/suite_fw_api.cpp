@@ -8,7 +8,7 @@
 // expects them to fail with strata_fatal's message.
 #include <new>
 
-#include "core/bits.hpp"
+#include "strata/core/bits.hpp"
 #include "selftest.hpp"
 #include "strata/align.hpp"
 #include "strata/strata_fw.h"

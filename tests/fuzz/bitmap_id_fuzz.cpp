@@ -13,7 +13,7 @@
 //    available() equal the model after every step.
 #include "fuzz_common.hpp"
 
-#include "engine/bitmap_id.hpp"
+#include "strata/engine/bitmap_id.hpp"
 
 namespace {
 using strata::AllocError;

@@ -17,7 +17,7 @@
 // range (never dereferenced) whose page phase comes from the input.
 #include "fuzz_common.hpp"
 
-#include "engine/bitmap_page.hpp"
+#include "strata/engine/bitmap_page.hpp"
 
 namespace {
 constexpr std::size_t PAGE = 4096;

@@ -14,7 +14,7 @@
 // end, after everything was freed (used back to 0).
 #include "fuzz_common.hpp"
 
-#include "engine/buddy.hpp"
+#include "strata/engine/buddy.hpp"
 
 namespace {
 // Small blocks and a low top order so that inputs reach NoMemory and merges

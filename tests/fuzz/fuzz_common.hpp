@@ -18,7 +18,7 @@
 //    step loop, the common bad-input cases); each keeps its own operations.
 //  - FUZZ_CHECK aborts with the failed condition: libFuzzer saves the input.
 //
-// The engines need strata_fatal (src/core/check.hpp): defined here as an
+// The engines need strata_fatal (include/strata/core/check.hpp): defined here as an
 // abort, so a broken engine invariant is a crash the fuzzer reports.
 #pragma once
 #include <cstddef>

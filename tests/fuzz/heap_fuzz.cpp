@@ -15,7 +15,7 @@
 // overlap no live block; verify() every 64 operations and at the end.
 #include "fuzz_common.hpp"
 
-#include "engine/heap.hpp"
+#include "strata/engine/heap.hpp"
 
 namespace {
 using Engine = strata::Heap<strata::MallocHeapConfig>;

@@ -14,7 +14,7 @@
 // overlap no live block; verify() every 64 operations and at the end.
 #include "fuzz_common.hpp"
 
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 
 namespace {
 using Engine = strata::Tlsf<strata::TlsfDefaultConfig>;

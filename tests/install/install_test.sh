@@ -11,8 +11,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 for f in lib/libstrata.so.0 lib/libstrata.so lib/libstrata.a include/strata/strata.h \
-         include/strata/strata_version.h include/strata/engine-src/engine/tlsf.hpp \
-         include/strata/engine-src/core/types.hpp lib/cmake/strata/strataConfig.cmake \
+         include/strata/strata_version.h include/strata/engine/tlsf.hpp \
+         include/strata/core/types.hpp lib/cmake/strata/strataConfig.cmake \
          lib/pkgconfig/strata.pc bin/strata; do
   [ -e "$prefix/$f" ] || fail "missing $f"
 done

@@ -5,8 +5,8 @@
 // is given (a caller-owned arena slice, 4096-aligned, that outlives the engine)
 // and leaves it empty.
 #pragma once
-#include "core/types.hpp"
-#include "engine/buddy.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/buddy.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"
 #include "strata/align.hpp"

@@ -11,7 +11,7 @@
 // Freestanding: the model's storage is a caller-provided array, so firmware can
 // run the same scenario from a static buffer.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "scenarios/checker.hpp"

@@ -4,7 +4,7 @@
 // gtest macros or printf, so the same code runs under GoogleTest (which turns a
 // failure into ADD_FAILURE) and on bare metal (which prints and fails the boot).
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::scenario {
 

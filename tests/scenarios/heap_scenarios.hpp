@@ -5,7 +5,7 @@
 // images. Each scenario (re)initialises the heap over caller-owned memory
 // (4096-aligned, outliving the heap) and leaves it empty.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"

@@ -12,7 +12,7 @@
 //
 // Freestanding: storage comes from the caller; reports go through the Checker.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"
 #include "scenarios/run_model.hpp"

@@ -15,7 +15,7 @@
 // Freestanding: all storage comes from the caller (firmware runs the very same
 // code from static buffers); reports go through the Checker.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"

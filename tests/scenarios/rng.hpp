@@ -2,7 +2,7 @@
 // randomized model-based tests: fixed seeds give the same operation sequence on
 // every platform, host or firmware.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::scenario {
 

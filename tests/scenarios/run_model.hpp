@@ -5,7 +5,7 @@
 //
 // Freestanding like the scenarios that include it: no library header.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"
 #include "strata/result.hpp"

@@ -7,7 +7,7 @@
 // Memory arguments: `mem` is ALIGN-aligned, `n` bytes, owned by the caller for
 // as long as the engine is used; `slots` is scratch for `cap` pointers.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 #include "scenarios/byte_model.hpp"
 #include "scenarios/checker.hpp"
 #include "scenarios/rng.hpp"

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/check.hpp"
+#include "strata/core/check.hpp"
 
 extern "C" [[noreturn]] void strata_fatal(const char* what, strata::uptr value) {
   std::fprintf(stderr, "strata: %s 0x%llx\n", what, static_cast<unsigned long long>(value));

@@ -7,7 +7,7 @@
 // ISA's pass exit code AND the line "strata-fw: PASS <n> checks".
 #include "boot/common/platform.hpp"
 
-#include "core/check.hpp"
+#include "strata/core/check.hpp"
 
 namespace strata::fw {
 
@@ -66,7 +66,7 @@ extern "C" [[noreturn]] void fw_trap(uptr cause, uptr pc, uptr addr) {
   fw::exit_fail(2);
 }
 
-/// The platform hook of src/core/check.hpp: a failed engine CHECK (or
+/// The platform hook of include/strata/core/check.hpp: a failed engine CHECK (or
 /// operator new out of memory) ends the boot as a failure.
 extern "C" [[noreturn]] void strata_fatal(const char* what, uptr value) {
   fw::put_tag("FAIL fatal: ");

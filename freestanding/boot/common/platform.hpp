@@ -7,7 +7,7 @@
 // live in boot/common/console.cpp. Everything runs single-threaded on the
 // boot CPU with interrupts off.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::fw {
 

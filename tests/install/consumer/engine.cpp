@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 
 // The engines report corruption through this platform hook (core/check.hpp);
 // a program using them without libstrata supplies it.

@@ -26,8 +26,8 @@
 // capped at the span size (block i sits at span + i * size, so that is exactly
 // the alignment every block of the class has).
 #pragma once
-#include "core/bits.hpp"
-#include "core/types.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 

@@ -41,8 +41,8 @@
 // A used block thus costs 2W of header (16 bytes on 64-bit); the smallest block
 // is 2G (header, one link, footer): 32 bytes on 64-bit, 16 usable.
 #pragma once
-#include "core/mem.hpp"
-#include "core/types.hpp"
+#include "strata/core/mem.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::detail {
 

@@ -4,7 +4,7 @@
 // strata_fatal(), which the platform supplies (the hosted runtime writes one line
 // to stderr and aborts; firmware prints on its console and halts or resets).
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 extern "C" {
 /// Platform hook: report an unrecoverable fault and never return. `what` is a

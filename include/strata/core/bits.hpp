@@ -1,6 +1,6 @@
 // strata core: bit tricks over compiler builtins (no <bit>, freestanding-clean).
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 

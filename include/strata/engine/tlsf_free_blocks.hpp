@@ -11,8 +11,8 @@
 // gives the whole engine. STRATA_IN_CLASS_INLINE (in_class_inline.hpp)
 // keeps the code as it was when they were written in the class.
 #pragma once
-#include "engine/tlsf.hpp"
-#include "engine/in_class_inline.hpp"
+#include "strata/engine/tlsf.hpp"
+#include "strata/engine/in_class_inline.hpp"
 
 namespace strata {
 

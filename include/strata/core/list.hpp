@@ -3,7 +3,7 @@
 // Nodes live inside the memory they describe (free blocks, spans), so the list
 // never allocates. Not thread-safe: callers lock.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 

@@ -26,9 +26,9 @@
 // i.e. 65 bytes (1.6%) with 16-byte granules, 41 bytes (1.0%) with 64-byte ones,
 // plus the buddy's 2 bits and up to one page of rounding.
 #pragma once
-#include "core/list.hpp"
-#include "core/types.hpp"
-#include "engine/buddy.hpp"
+#include "strata/core/list.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/buddy.hpp"
 
 namespace strata::detail {
 

@@ -24,9 +24,9 @@
 // addresses only. Single-threaded (callers lock); constexpr-constructible;
 // an all-zero object is an empty allocator (every request answers NoMemory).
 #pragma once
-#include "core/bits.hpp"
-#include "core/types.hpp"
-#include "engine/bitmap.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/bitmap.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"

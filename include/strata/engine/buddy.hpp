@@ -32,9 +32,9 @@
 // a bit mask of non-empty orders so the smallest fitting order is one ctz.
 // Not thread-safe: callers lock. constexpr-constructible (constinit globals).
 #pragma once
-#include "core/bits.hpp"
-#include "core/list.hpp"
-#include "core/types.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/list.hpp"
+#include "strata/core/types.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
@@ -372,4 +372,4 @@ static_assert(ByteAllocator<Buddy<BuddyConfig>>);
 
 }  // namespace strata
 
-#include "engine/buddy_verify.hpp"
+#include "strata/engine/buddy_verify.hpp"

@@ -3,7 +3,7 @@
 // Freestanding builds resolve these to memcpy/memset/memmove/memcmp, which the
 // firmware runtime (freestanding/runtime) supplies; hosted builds use libc's.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 inline void mem_copy(void* dst, const void* src, usize n) { __builtin_memcpy(dst, src, n); }

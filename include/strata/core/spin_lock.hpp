@@ -4,7 +4,7 @@
 // calls: firmware uses it as is; the hosted runtime yields to the OS through
 // the Relax policy when the lock stays contended.
 #pragma once
-#include "core/types.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata {
 

@@ -33,8 +33,8 @@
 // .bss as a constinit global. Not thread-safe; no heap; storage inline (about
 // BITS / 8 * 1.03 bytes, plus 256 bytes of hints).
 #pragma once
-#include "core/bits.hpp"
-#include "core/types.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::detail {
 

@@ -23,7 +23,7 @@
 //   is listed exactly once, and no list cycles), block bytes == total_bytes(),
 //   used block bytes == used_bytes().
 #pragma once
-#include "engine/tlsf.hpp"
+#include "strata/engine/tlsf.hpp"
 
 namespace strata {
 

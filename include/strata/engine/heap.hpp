@@ -39,14 +39,14 @@
 //
 // Not thread-safe: callers lock. constexpr-constructible (constinit globals).
 #pragma once
-#include "core/bits.hpp"
-#include "core/check.hpp"
-#include "core/list.hpp"
-#include "core/mem.hpp"
-#include "core/types.hpp"
-#include "engine/buddy.hpp"
-#include "engine/heap_region.hpp"
-#include "engine/size_classes.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/check.hpp"
+#include "strata/core/list.hpp"
+#include "strata/core/mem.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/buddy.hpp"
+#include "strata/engine/heap_region.hpp"
+#include "strata/engine/size_classes.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
@@ -376,9 +376,9 @@ class Heap {
 
 }  // namespace strata
 
-#include "engine/heap_region_list.hpp"
-#include "engine/heap_spans.hpp"
-#include "engine/heap_verify.hpp"
+#include "strata/engine/heap_region_list.hpp"
+#include "strata/engine/heap_spans.hpp"
+#include "strata/engine/heap_verify.hpp"
 
 namespace strata {
 static_assert(ByteAllocator<Heap<SeedHeapConfig>>);

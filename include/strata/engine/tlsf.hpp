@@ -21,11 +21,11 @@
 // it. It holds no global state and has a constexpr constructor, so it can be a
 // constinit global whose init() runs later.
 #pragma once
-#include "core/bits.hpp"
-#include "core/check.hpp"
-#include "core/types.hpp"
-#include "engine/tlsf_block.hpp"
-#include "engine/tlsf_classes.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/check.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/tlsf_block.hpp"
+#include "strata/engine/tlsf_classes.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
@@ -380,5 +380,5 @@ static_assert(ByteAllocator<Tlsf<TlsfSmallConfig>>);
 
 }  // namespace strata
 
-#include "engine/tlsf_free_blocks.hpp"
-#include "engine/tlsf_verify.hpp"
+#include "strata/engine/tlsf_free_blocks.hpp"
+#include "strata/engine/tlsf_verify.hpp"

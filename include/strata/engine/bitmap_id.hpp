@@ -13,9 +13,9 @@
 //
 // Single-threaded (callers lock); no heap; storage inline (about MaxIds / 8 bytes).
 #pragma once
-#include "core/bits.hpp"
-#include "core/types.hpp"
-#include "engine/bitmap.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/types.hpp"
+#include "strata/engine/bitmap.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
 

@@ -7,8 +7,8 @@
 // STRATA_IN_CLASS_INLINE (in_class_inline.hpp) keeps the code as it was
 // when they were written in the class.
 #pragma once
-#include "engine/buddy.hpp"
-#include "engine/in_class_inline.hpp"
+#include "strata/engine/buddy.hpp"
+#include "strata/engine/in_class_inline.hpp"
 
 namespace strata {
 

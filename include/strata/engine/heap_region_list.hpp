@@ -10,8 +10,8 @@
 // (in_class_inline.hpp) keeps the code as it was when they were written in
 // the class.
 #pragma once
-#include "engine/heap.hpp"
-#include "engine/in_class_inline.hpp"
+#include "strata/engine/heap.hpp"
+#include "strata/engine/in_class_inline.hpp"
 
 namespace strata {
 

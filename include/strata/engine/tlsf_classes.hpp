@@ -25,8 +25,8 @@
 // index_for_request(size): the size rounded up to the next class boundary, so
 // that *every* block of that class (and of any class above) fits.
 #pragma once
-#include "core/bits.hpp"
-#include "core/types.hpp"
+#include "strata/core/bits.hpp"
+#include "strata/core/types.hpp"
 
 namespace strata::detail {
 

@@ -25,7 +25,7 @@
 //   and the spares' sizes add up to spare_bytes();
 //   overall: live bytes == used_bytes(), bytes held == the buddy's used bytes.
 #pragma once
-#include "engine/heap.hpp"
+#include "strata/engine/heap.hpp"
 
 namespace strata {
 
