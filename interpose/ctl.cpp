@@ -1,309 +1,12 @@
-// strata runtime: named controls, jemalloc's mallctl with strata's names.
-//
-// The namespace is a static tree, as jemalloc's ctl.c: a name such as
-// "arena.0.purge" is a path of components; mallctlnametomib turns it into
-// indices (a named child's position, or the number itself for "<i>" levels),
-// mallctlbymib walks the indices to a leaf and runs it. Names that exist:
-//
-//   version                    const char*  r-   STRATA_VERSION_STRING
-//   epoch                      uint64_t     rw   write: refresh stats.*; read: the epoch
-//   config.{debug,stats,prof,fill,xmalloc}  bool r-
-//   config.malloc_conf         const char*  r-   the compiled-in default conf
-//   opt.<key>                  bool / ssize_t / size_t / const char*  r-   every STRATA_CONF key
-//   thread.tcache.flush        void         --   gives this thread's cached blocks back
-//   thread.tcache.enabled      bool         r-   opt.tcache
-//   arena.<i>.{purge,decay}    void         --   malloc_trim(0) (every arena); i <= narenas or 4096
-//   arenas.narenas             unsigned     r-   small-heap arenas in use
-//   arenas.{page,quantum,tcache_max}  size_t r-
-//   arenas.nbins               unsigned     r-   small size classes
-//   arenas.bin.<i>.size        size_t       r-   block size of class i
-//   stats.{allocated,active,metadata,resident,mapped,retained}  size_t r-
-//                                                 as of the last epoch write
-//
-// Errors as jemalloc: ENOENT unknown name (or a non-leaf), EPERM writing a
-// read-only value (or passing old/new to a void control), EINVAL a wrong
-// *oldlenp or newlen (the value is copied up to the smaller size).
+// strata exports: jemalloc's mallctl, mallctlnametomib and mallctlbymib over
+
+// strata_version.
 #include <errno.h>
 #include <stddef.h>
-#include <string.h>
-#include <sys/types.h>
 
-#include "alloc.hpp"
-#include "central.hpp"
-#include "engine_config.hpp"
 #include "export.hpp"
-#include "options.hpp"
-#include "os.hpp"
-#include "stats.hpp"
+#include "runtime/ctl.hpp"
 #include "strata/strata_version.h"
-
-namespace strata::rt {
-namespace {
-
-// ---- the tree machinery ------------------------------------------------------
-//
-// A control name is a path through a static tree of CtlNode. A node is:
-//   Inner    named children, reached by name (mib entry: the child's position);
-//   Indexed  the one child of an Inner node reached by a number ("arena.<i>"),
-//            accepted by its index_ok (mib entry: the number itself);
-//   Options  children are the STRATA_CONF options, reached by key (mib entry:
-//            the option's index); its single child is the leaf that reads them;
-//   Leaf     a control: fn(mib, io) reads and/or writes its value.
-
-/// Deepest name (components), as jemalloc's CTL_MAX_DEPTH.
-constexpr usize CTL_MAX_DEPTH = 7;
-
-/// The caller's buffers of one mallctl call.
-struct CtlIo {
-  void* oldp;
-  size_t* oldlenp;
-  const void* newp;
-  size_t newlen;
-};
-
-/// A leaf: mib holds the whole path (numbers of Indexed levels, option indices).
-using CtlLeaf = int (*)(const usize* mib, const CtlIo& io);
-
-struct CtlNode {
-  enum class Kind : u8 { Inner, Indexed, Options, Leaf };
-  const char* name;
-  Kind kind;
-  CtlLeaf fn;
-  const CtlNode* children;
-  usize nchildren;
-  bool (*index_ok)(usize);
-
-  static constexpr CtlNode leaf(const char* name, CtlLeaf fn) { return {name, Kind::Leaf, fn, nullptr, 0, nullptr}; }
-  template <usize N>
-  static constexpr CtlNode inner(const char* name, const CtlNode (&c)[N]) {
-    return {name, Kind::Inner, nullptr, c, N, nullptr};
-  }
-  template <usize N>
-  static constexpr CtlNode indexed(bool (*ok)(usize), const CtlNode (&c)[N]) {
-    return {nullptr, Kind::Indexed, nullptr, c, N, ok};
-  }
-  template <usize N>
-  static constexpr CtlNode options(const char* name, const CtlNode (&leaf)[N]) {
-    return {name, Kind::Options, nullptr, leaf, N, nullptr};
-  }
-};
-
-/// True when the call writes (newp or newlen given).
-bool writes(const CtlIo& io) { return io.newp != nullptr || io.newlen != 0; }
-
-/// Copies v to oldp when oldp and oldlenp are given. *oldlenp must be
-/// sizeof(T): otherwise the first min(*oldlenp, sizeof(T)) bytes are copied,
-/// *oldlenp is set to that and the answer is EINVAL (jemalloc's rule).
-template <class T>
-int read_value(const CtlIo& io, T v) {
-  if (io.oldp == nullptr || io.oldlenp == nullptr) return 0;
-  if (*io.oldlenp != sizeof(T)) {
-    const size_t n = *io.oldlenp < sizeof(T) ? *io.oldlenp : sizeof(T);
-    __builtin_memcpy(io.oldp, &v, n);
-    *io.oldlenp = n;
-    return EINVAL;
-  }
-  __builtin_memcpy(io.oldp, &v, sizeof(T));
-  return 0;
-}
-
-/// read_value for a read-only control: EPERM when the call writes.
-template <class T>
-int read_only(const CtlIo& io, T v) {
-  return writes(io) ? EPERM : read_value(io, v);
-}
-
-/// The child of `n` that the component value `v` (a position, a number or an
-/// option index, by n's kind) leads to; null when there is none.
-const CtlNode* child_by_index(const CtlNode& n, usize v) {
-  if (n.kind == CtlNode::Kind::Leaf || n.nchildren == 0) return nullptr;
-  if (n.kind == CtlNode::Kind::Options) return v < option_count() ? &n.children[0] : nullptr;
-  const CtlNode& first = n.children[0];
-  if (first.kind == CtlNode::Kind::Indexed) return first.index_ok(v) ? &first : nullptr;
-  return v < n.nchildren ? &n.children[v] : nullptr;
-}
-
-/// Decimal number of the whole component [s, s + len); false otherwise.
-bool parse_number(const char* s, usize len, usize& out) {
-  usize v = 0;
-  for (usize i = 0; i < len; ++i) {
-    if (s[i] < '0' || s[i] > '9' || v > (USIZE_MAX - 9) / 10) return false;
-    v = v * 10 + static_cast<usize>(s[i] - '0');
-  }
-  out = v;
-  return len != 0;
-}
-
-/// The mib value of component [s, s + len) under node n (by n's kind).
-bool component_value(const CtlNode& n, const char* s, usize len, usize& out) {
-  if (n.kind == CtlNode::Kind::Options) {
-    out = find_option(s, len);
-    return out < option_count();
-  }
-  if (n.nchildren != 0 && n.children[0].kind == CtlNode::Kind::Indexed) return parse_number(s, len, out);
-  for (usize i = 0; i < n.nchildren; ++i) {
-    const char* name = n.children[i].name;
-    if (name != nullptr && ::strlen(name) == len && ::memcmp(name, s, len) == 0) return out = i, true;
-  }
-  return false;
-}
-
-/// Translates name into mib (capacity *miblen, set to the depth). 0, or
-/// ENOENT for an unknown name, an empty component or too many components.
-int ctl_name_to_mib(const CtlNode& root, const char* name, size_t* mib, size_t* miblen) {
-  const CtlNode* n = &root;
-  usize depth = 0;
-  for (const char* s = name;;) {
-    const char* e = s;
-    while (*e != 0 && *e != '.') ++e;
-    usize v = 0;
-    if (depth == *miblen || !component_value(*n, s, static_cast<usize>(e - s), v)) return ENOENT;
-    n = child_by_index(*n, v);
-    if (n == nullptr) return ENOENT;
-    mib[depth++] = v;
-    if (*e == 0) break;
-    s = e + 1;
-  }
-  *miblen = depth;
-  return 0;
-}
-
-/// Runs the leaf at mib[0, len). ENOENT when the path is unknown or ends
-/// before a leaf; otherwise the leaf's answer.
-int ctl_run(const CtlNode& root, const size_t* mib, size_t len, const CtlIo& io) {
-  if (len == 0 || len > CTL_MAX_DEPTH) return ENOENT;
-  const CtlNode* n = &root;
-  for (usize d = 0; d < len; ++d) {
-    n = child_by_index(*n, mib[d]);
-    if (n == nullptr) return ENOENT;
-  }
-  if (n->kind != CtlNode::Kind::Leaf) return ENOENT;
-  usize path[CTL_MAX_DEPTH];
-  for (usize d = 0; d < len; ++d) path[d] = mib[d];
-  return n->fn(path, io);
-}
-
-// ---- stats.* as of the last epoch ------------------------------------------
-
-enum StatIndex : usize { ALLOCATED, ACTIVE, METADATA, RESIDENT, MAPPED, RETAINED, NUM_STATS };
-constinit u64 g_stats[NUM_STATS] = {};
-constinit u64 g_epoch = 0;
-
-void refresh_stats() {
-  const Snapshot s = take_snapshot();
-  const u64 v[NUM_STATS] = {s.allocated, s.active, s.metadata, s.resident, s.mapped, s.retained};
-  for (usize i = 0; i < NUM_STATS; ++i) __atomic_store_n(&g_stats[i], v[i], __ATOMIC_RELAXED);
-  __atomic_fetch_add(&g_epoch, 1, __ATOMIC_RELEASE);
-}
-
-int ctl_epoch(const usize*, const CtlIo& io) {
-  if (writes(io)) {
-    if (io.newlen != sizeof(u64)) return EINVAL;
-    refresh_stats();
-  }
-  return read_value(io, __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE));
-}
-
-template <StatIndex I>
-int ctl_stat(const usize*, const CtlIo& io) {
-  if (__atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE) == 0) refresh_stats();  // first read: fresh figures
-  return read_only(io, static_cast<size_t>(__atomic_load_n(&g_stats[I], __ATOMIC_RELAXED)));
-}
-
-// ---- leaves -------------------------------------------------------------------
-
-int ctl_version(const usize*, const CtlIo& io) { return read_only(io, static_cast<const char*>(STRATA_VERSION_STRING)); }
-
-template <bool V>
-int ctl_const_bool(const usize*, const CtlIo& io) {
-  return read_only(io, V);
-}
-
-int ctl_default_conf(const usize*, const CtlIo& io) { return read_only(io, default_conf()); }
-
-/// opt.<key>: mib[1] is the option's index in the option table.
-int ctl_opt(const usize* mib, const CtlIo& io) {
-  const usize i = mib[1];
-  switch (option_info(i).type) {
-    case OptionType::Bool: return read_only(io, option_int(g_options, i) != 0);
-    case OptionType::Int: return read_only(io, static_cast<ssize_t>(option_int(g_options, i)));
-    case OptionType::Size: return read_only(io, static_cast<size_t>(option_int(g_options, i)));
-    case OptionType::String: return read_only(io, option_string(g_options, i));
-  }
-  return ENOENT;
-}
-
-int ctl_tcache_flush(const usize*, const CtlIo& io) {
-  if (io.oldp != nullptr || io.oldlenp != nullptr || writes(io)) return EPERM;
-  cache_flush_all();
-  return 0;
-}
-
-int ctl_tcache_enabled(const usize*, const CtlIo& io) { return read_only(io, g_options.tcache_enabled); }
-
-int ctl_arena_purge(const usize*, const CtlIo& io) {
-  if (io.oldp != nullptr || io.oldlenp != nullptr || writes(io)) return EPERM;
-  (void)trim();
-  return 0;
-}
-
-/// jemalloc's MALLCTL_ARENAS_ALL; also arena.<narenas> means "all" (redis uses it).
-constexpr usize ARENAS_ALL = 4096;
-bool arena_index_ok(usize i) { return i <= g_small.count() || i == ARENAS_ALL; }
-bool bin_index_ok(usize i) { return i < NUM_SMALL_CLASSES; }
-
-int ctl_narenas(const usize*, const CtlIo& io) { return read_only(io, static_cast<unsigned>(g_small.count())); }
-int ctl_page(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(os::page_size())); }
-int ctl_quantum(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(MIN_ALIGN)); }
-int ctl_tcache_max(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(SMALL_MAX)); }
-int ctl_nbins(const usize*, const CtlIo& io) { return read_only(io, static_cast<unsigned>(NUM_SMALL_CLASSES)); }
-/// arenas.bin.<i>.size: mib[2] is the class.
-int ctl_bin_size(const usize* mib, const CtlIo& io) {
-  return read_only(io, static_cast<size_t>(small_class_size(static_cast<u32>(mib[2]))));
-}
-
-// ---- the tree (children before parents) --------------------------------------
-
-constexpr CtlNode CONFIG[] = {
-    CtlNode::leaf("debug", ctl_const_bool<
-#ifdef NDEBUG
-                               false
-#else
-                               true
-#endif
-                               >),
-    CtlNode::leaf("fill", ctl_const_bool<false>),
-    CtlNode::leaf("malloc_conf", ctl_default_conf),
-    CtlNode::leaf("prof", ctl_const_bool<false>),
-    CtlNode::leaf("stats", ctl_const_bool<true>),
-    CtlNode::leaf("xmalloc", ctl_const_bool<false>),
-};
-constexpr CtlNode OPT_LEAF[] = {CtlNode::leaf(nullptr, ctl_opt)};
-constexpr CtlNode TCACHE[] = {CtlNode::leaf("enabled", ctl_tcache_enabled), CtlNode::leaf("flush", ctl_tcache_flush)};
-constexpr CtlNode THREAD[] = {CtlNode::inner("tcache", TCACHE)};
-constexpr CtlNode ARENA_I[] = {CtlNode::leaf("decay", ctl_arena_purge), CtlNode::leaf("purge", ctl_arena_purge)};
-constexpr CtlNode ARENA[] = {CtlNode::indexed(arena_index_ok, ARENA_I)};
-constexpr CtlNode BIN_I[] = {CtlNode::leaf("size", ctl_bin_size)};
-constexpr CtlNode BIN[] = {CtlNode::indexed(bin_index_ok, BIN_I)};
-constexpr CtlNode ARENAS[] = {
-    CtlNode::inner("bin", BIN),          CtlNode::leaf("narenas", ctl_narenas), CtlNode::leaf("nbins", ctl_nbins),
-    CtlNode::leaf("page", ctl_page),     CtlNode::leaf("quantum", ctl_quantum),
-    CtlNode::leaf("tcache_max", ctl_tcache_max),
-};
-constexpr CtlNode STATS[] = {
-    CtlNode::leaf("active", ctl_stat<ACTIVE>),     CtlNode::leaf("allocated", ctl_stat<ALLOCATED>),
-    CtlNode::leaf("mapped", ctl_stat<MAPPED>),     CtlNode::leaf("metadata", ctl_stat<METADATA>),
-    CtlNode::leaf("resident", ctl_stat<RESIDENT>), CtlNode::leaf("retained", ctl_stat<RETAINED>),
-};
-constexpr CtlNode ROOT_CHILDREN[] = {
-    CtlNode::inner("arena", ARENA),   CtlNode::inner("arenas", ARENAS), CtlNode::inner("config", CONFIG),
-    CtlNode::leaf("epoch", ctl_epoch), CtlNode::options("opt", OPT_LEAF), CtlNode::inner("stats", STATS),
-    CtlNode::inner("thread", THREAD), CtlNode::leaf("version", ctl_version),
-};
-constexpr CtlNode ROOT = CtlNode::inner(nullptr, ROOT_CHILDREN);
-
-}  // namespace
-}  // namespace strata::rt
 
 using namespace strata;
 using namespace strata::rt;
@@ -318,14 +21,14 @@ STRATA_EXPORT const char* strata_version(void) noexcept { return STRATA_VERSION_
 /// return. ENOENT for an unknown name or one deeper than the capacity.
 STRATA_EXPORT int strata_ctl_nametomib(const char* name, size_t* mibp, size_t* miblenp) noexcept {
   if (name == nullptr || mibp == nullptr || miblenp == nullptr) return EINVAL;
-  return ctl_name_to_mib(ROOT, name, mibp, miblenp);
+  return ctl_name_to_mib(name, mibp, miblenp);
 }
 
 /// jemalloc's mallctlbymib: runs the control at mib[0, miblen) (see mallctl).
 STRATA_EXPORT int strata_ctl_bymib(const size_t* mib, size_t miblen, void* oldp, size_t* oldlenp, void* newp,
                                    size_t newlen) noexcept {
   if (mib == nullptr) return EINVAL;
-  return ctl_run(ROOT, mib, miblen, CtlIo{oldp, oldlenp, newp, newlen});
+  return ctl_by_mib(mib, miblen, CtlIo{oldp, oldlenp, newp, newlen});
 }
 
 /// jemalloc's mallctl(name, oldp, oldlenp, newp, newlen) over strata's names
@@ -335,8 +38,8 @@ STRATA_EXPORT int strata_ctl(const char* name, void* oldp, size_t* oldlenp, void
   size_t mib[CTL_MAX_DEPTH];
   size_t len = CTL_MAX_DEPTH;
   if (name == nullptr) return EINVAL;
-  if (const int r = ctl_name_to_mib(ROOT, name, mib, &len); r != 0) return r;
-  return ctl_run(ROOT, mib, len, CtlIo{oldp, oldlenp, newp, newlen});
+  if (const int r = ctl_name_to_mib(name, mib, &len); r != 0) return r;
+  return ctl_by_mib(mib, len, CtlIo{oldp, oldlenp, newp, newlen});
 }
 
 #if STRATA_OVERRIDE

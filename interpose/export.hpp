@@ -1,4 +1,4 @@
-// strata runtime: symbol export control. The library is built with
+// strata exports: symbol export control. The library is built with
 // -fvisibility=hidden; only what carries STRATA_EXPORT is visible, and the
 // version script (strata.map) is the final word on what libstrata.so exports.
 #pragma once

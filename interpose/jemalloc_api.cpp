@@ -1,4 +1,4 @@
-// strata runtime: jemalloc's non-standard allocation API (mallocx, rallocx,
+// strata exports: jemalloc's non-standard allocation API (mallocx, rallocx,
 // xallocx, sallocx, dallocx, sdallocx, nallocx) over strata's allocator, so a
 // program built against jemalloc (Debian's redis-server, for one) runs on
 // strata when libstrata is preloaded. With STRATA_OVERRIDE the unprefixed
@@ -11,12 +11,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "alloc.hpp"
-#include "central.hpp"
-#include "engine_config.hpp"
 #include "export.hpp"
-#include "huge.hpp"
-#include "os.hpp"
+#include "runtime/alloc.hpp"
 #include "strata/align.hpp"
 
 using namespace strata;
@@ -35,25 +31,12 @@ usize align_of(int flags) {
 
 bool wants_zero(int flags) { return (flags & FLAG_ZERO) != 0; }
 
-void* allocate_with(usize n, usize align) { return align <= MIN_ALIGN ? allocate(n) : allocate_aligned(n, align); }
-
 /// Zeroes p's bytes from `from` to its usable size (MALLOCX_ZERO on growth).
 void zero_tail(void* p, usize from, const char* fn) {
   const usize usable = usable_size(p, fn);
   if (usable > from) ::memset(static_cast<char*>(p) + from, 0, usable - from);
 }
 
-/// Resizes p to n bytes without moving it, when its engine allows: medium
-/// blocks (TLSF, when n stays medium-sized) and huge blocks (n stays huge).
-/// The size thresholds are alloc.cpp's routing (layout.hpp). Small blocks
-/// have a fixed class size: never.
-bool resize_in_place(void* p, usize n) {
-  switch (segment_kind(p)) {
-    case SegmentKind::Medium: return n > SMALL_MAX && n <= MEDIUM_MAX && g_medium.resize_in_place(p, n);
-    case SegmentKind::Huge: return n > MEDIUM_MAX && huge_resize(p, n);
-    default: return false;
-  }
-}
 }  // namespace
 
 extern "C" {
@@ -118,23 +101,10 @@ STRATA_EXPORT void strata_sdallocx(void* p, size_t, int) noexcept { deallocate(p
 
 /// jemalloc's nallocx: the usable size mallocx(n, flags) would give, without
 /// allocating; 0 when n is too large. Exact for small (class size) and huge
-/// (to the end of the block's last page) blocks; for medium blocks (SMALL_MAX < n <= MEDIUM_MAX) n
-/// rounded up to 16, a lower bound: sallocx may report up to a few dozen bytes
-/// more (TLSF keeps a tail too small to split off).
-STRATA_EXPORT size_t strata_nallocx(size_t n, int flags) noexcept {
-  if (n > MAX_OBJECT_SIZE) return 0;
-  const usize align = align_of(flags);
-  if (n <= SMALL_MAX) {
-    const u32 cls = small_class_for(n, align);
-    if (cls != NO_SMALL_CLASS) return small_class_size(cls);
-  }
-  if (n > MEDIUM_MAX) {
-    const usize out = huge_usable_for(n, align);
-    return out <= MAX_OBJECT_SIZE ? out : 0;
-  }
-  usize out = 0;
-  return align_up_checked(n == 0 ? 1 : n, MIN_ALIGN, out) ? out : 0;
-}
+/// (to the end of the block's last page) blocks; for medium blocks n rounded
+/// up to 16, a lower bound: sallocx may report up to a few dozen bytes more
+/// (TLSF keeps a tail too small to split off).
+STRATA_EXPORT size_t strata_nallocx(size_t n, int flags) noexcept { return usable_size_for(n, align_of(flags)); }
 
 #if STRATA_OVERRIDE
 void* mallocx(size_t, int) noexcept STRATA_ALIAS(strata_mallocx);

@@ -1,4 +1,4 @@
-// strata runtime: the C allocation API with glibc's semantics.
+// strata exports: the C allocation API with glibc's semantics.
 //
 // Each strata_* function below is the whole contract of its libc namesake:
 // errno = ENOMEM on every failed allocation (sizes above PTRDIFF_MAX
@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "alloc.hpp"
 #include "export.hpp"
-#include "os.hpp"
+#include "platform/os.hpp"
+#include "runtime/alloc.hpp"
 
 using namespace strata;
 using namespace strata::rt;
@@ -82,7 +82,7 @@ STRATA_EXPORT void* strata_reallocarray(void* p, size_t n, size_t size) noexcept
 
 STRATA_EXPORT int strata_posix_memalign(void** out, size_t align, size_t n) noexcept {
   if (align < sizeof(void*) || !is_pow2(align)) return EINVAL;  // *out untouched
-  void* p = align <= MIN_ALIGN ? allocate(n) : allocate_aligned(n, align);
+  void* p = allocate_with(n, align);
   if (p == nullptr) {
     errno = ENOMEM;
     return ENOMEM;

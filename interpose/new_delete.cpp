@@ -1,4 +1,4 @@
-// strata runtime: every replaceable operator new and delete (C++17/20 set).
+// strata exports: every replaceable operator new and delete (C++17/20 set).
 //
 // new loops on std::get_new_handler() and throws std::bad_alloc when there is
 // none; the nothrow forms return null instead. Aligned forms honour any
@@ -7,21 +7,17 @@
 // from the pointer anyway, so trusting it would only add a way to corrupt.
 #include <new>
 
-#include "alloc.hpp"
 #include "export.hpp"
+#include "runtime/alloc.hpp"
 
 using namespace strata;
 using namespace strata::rt;
 
 namespace {
-inline void* try_alloc(usize n, usize align) {
-  return align <= MIN_ALIGN ? allocate(n) : allocate_aligned(n, align);
-}
-
 // The throwing path: out of line so the fast path stays small.
 [[gnu::noinline]] void* new_slow(usize n, usize align) {
   for (;;) {
-    if (void* p = try_alloc(n, align)) return p;
+    if (void* p = allocate_with(n, align)) return p;
     std::new_handler h = std::get_new_handler();
     if (h == nullptr) throw std::bad_alloc();
     h();
@@ -29,7 +25,7 @@ inline void* try_alloc(usize n, usize align) {
 }
 
 inline void* new_impl(usize n, usize align) {
-  void* p = try_alloc(n, align);
+  void* p = allocate_with(n, align);
   return __builtin_expect(p != nullptr, 1) ? p : new_slow(n, align);
 }
 

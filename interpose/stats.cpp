@@ -1,16 +1,15 @@
-// strata runtime: the exported statistics entry points (strata_stats_print,
+// strata exports: the statistics entry points (strata_stats_print,
 // glibc's mallinfo/mallinfo2/malloc_stats/malloc_info, jemalloc's
-// malloc_stats_print). The figures come from take_snapshot(); the report from
-// write_stats() (stats_report.cpp), which never allocates.
-#include "stats.hpp"
-
+// malloc_stats_print). The figures come from Runtime::snapshot(); the report
+// from write_stats() (src/runtime/stats_report.hpp), which never allocates.
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 
-#include "engine_config.hpp"
 #include "export.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/stats_report.hpp"
 
 using namespace strata;
 using namespace strata::rt;
@@ -34,7 +33,7 @@ STRATA_EXPORT void strata_stats_print(void (*write_cb)(void*, const char*), void
 /// hblks/hblkhd = live huge blocks and their bytes, keepcost = small heap
 /// bytes in free runs (what malloc_trim can give back). Others are 0.
 STRATA_EXPORT struct mallinfo2 strata_mallinfo2() noexcept {
-  const Snapshot s = take_snapshot();
+  const Snapshot s = g_runtime.snapshot();
   struct mallinfo2 m{};
   m.arena = s.small.managed + s.medium.managed;
   m.hblks = s.huge_count;
@@ -86,9 +85,9 @@ STRATA_EXPORT int strata_malloc_info(int options, FILE* fp) noexcept {
     errno = EINVAL;
     return -1;
   }
-  const Snapshot s = take_snapshot();
+  const Snapshot s = g_runtime.snapshot();
   ClassRow rows[NUM_SMALL_CLASSES];
-  take_class_rows(rows);
+  g_runtime.small.collect_classes(rows);
   const usize heaps = s.small.segments + s.medium.segments;
   fprintf(fp, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
   usize from = 1;

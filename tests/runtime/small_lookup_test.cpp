@@ -1,10 +1,10 @@
-// The runtime's own small-block lookup (interpose/engine_config.hpp:
+// The runtime's own small-block lookup (src/runtime/config.hpp:
 // small_lookup, the free() fast path's class and block-start answer) must
 // agree with the Heap engine's lookup_in_region for every class and every
 // 16-byte offset of a span, and reject what is not a slab page.
 #include <gtest/gtest.h>
 
-#include "engine_config.hpp"
+#include "runtime/config.hpp"
 
 using namespace strata;
 using namespace strata::rt;

@@ -1,0 +1,179 @@
+// strata platform: Linux implementation of the OS contract.
+#include "platform/os.hpp"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace strata::os {
+namespace {
+/// The page size, read once from the auxiliary vector (an immutable fact of
+/// the process, cached: the one mutable global of the platform layer).
+constinit usize g_page_size = 0;
+
+void* map_raw(usize bytes, int prot) {
+  void* p = ::mmap(nullptr, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// Maps bytes+align-page, then unmaps the misaligned head and the tail, so the
+// result is aligned without wasting address space.
+void* map_aligned_raw(usize bytes, usize align, int prot) {
+  if (align <= page_size()) return map_raw(bytes, prot);
+  usize span = 0;
+  if (__builtin_add_overflow(bytes, align - page_size(), &span)) return nullptr;
+  char* raw = static_cast<char*>(map_raw(span, prot));
+  if (raw == nullptr) return nullptr;
+  const uptr start = reinterpret_cast<uptr>(raw);
+  const uptr aligned = (start + align - 1) & ~(static_cast<uptr>(align) - 1);
+  const usize head = aligned - start;
+  const usize tail = span - head - bytes;
+  if (head != 0) ::munmap(raw, head);
+  if (tail != 0) ::munmap(reinterpret_cast<char*>(aligned) + bytes, tail);
+  return reinterpret_cast<void*>(aligned);
+}
+}  // namespace
+
+usize page_size() {
+  if (g_page_size == 0) {
+    unsigned long v = ::getauxval(AT_PAGESZ);
+    g_page_size = v != 0 ? static_cast<usize>(v) : 4096;
+  }
+  return g_page_size;
+}
+
+void* reserve_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_NONE); }
+
+void purge(void* p, usize bytes) {
+  const int saved = errno;  // free() must preserve errno
+  ::madvise(p, bytes, MADV_DONTNEED);
+  errno = saved;
+}
+
+void release(void* p, usize bytes) {
+  const int saved = errno;
+  ::munmap(p, bytes);
+  errno = saved;
+}
+
+MapResult map_fixed(void* p, usize bytes) {
+  const int saved = errno;
+  void* r = ::mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+  MapResult out = MapResult::Mapped;
+  if (r == MAP_FAILED) {
+    out = errno == EEXIST ? MapResult::Taken : MapResult::NoMemory;
+  } else if (r != p) {  // a kernel without MAP_FIXED_NOREPLACE took it as a hint
+    ::munmap(r, bytes);
+    out = MapResult::Taken;
+  }
+  errno = saved;
+  return out;
+}
+
+void* map_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_READ | PROT_WRITE); }
+
+void write_stderr(const char* s, usize n) {
+  while (n > 0) {
+    ssize_t w = ::write(2, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<usize>(w);
+  }
+}
+
+u64 now_ms() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<u64>(ts.tv_sec) * 1000u + static_cast<u64>(ts.tv_nsec) / 1000000u;
+}
+
+u32 cpu_count() {
+  // The raw system call fills a fixed mask; glibc's CPU_COUNT helpers would
+  // be fine too, but sysconf/get_nprocs may read /proc through stdio.
+  unsigned long mask[16] = {};
+  const long r = ::syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+  if (r <= 0) return 1;
+  u32 n = 0;
+  for (usize i = 0; i < static_cast<usize>(r) / sizeof(unsigned long); ++i) n += static_cast<u32>(__builtin_popcountl(mask[i]));
+  return n == 0 ? 1 : n;
+}
+
+usize resident_bytes(const void* p, usize bytes) {
+  const usize page = page_size();
+  unsigned char vec[(usize{4} << 20) / 4096];
+  const usize pages = bytes / page;
+  if (pages > sizeof vec || ::mincore(const_cast<void*>(p), bytes, vec) != 0) return 0;
+  usize n = 0;
+  for (usize i = 0; i < pages; ++i) n += vec[i] & 1u;
+  return n * page;
+}
+
+u64 random_u64() {
+  // 16 random bytes the kernel gives every process (no syscall, no allocation).
+  u64 s = 0;
+  if (const void* r = reinterpret_cast<const void*>(::getauxval(AT_RANDOM))) {
+    u64 w[2];
+    __builtin_memcpy(w, r, sizeof w);  // the kernel's bytes need not be 8-aligned
+    s = w[0] ^ (w[1] << 1);
+  }
+  s ^= reinterpret_cast<uptr>(&s) * 0x9e3779b97f4a7c15ull;
+  return s == 0 ? 0x5bd1e9955bd1e995ull : s;
+}
+
+const char* env(const char* name) { return ::getenv(name); }
+
+void yield() { ::sched_yield(); }
+
+void sleep_ms(u64 ms) {
+  struct timespec ts{static_cast<time_t>(ms / 1000), static_cast<long>((ms % 1000) * 1000000)};
+  ::nanosleep(&ts, nullptr);
+}
+
+static_assert(sizeof(pthread_key_t) == sizeof(u32), "thread keys fit a u32");
+
+bool create_thread_key(u32& key, void (*destructor)(void*)) {
+  pthread_key_t k;
+  if (::pthread_key_create(&k, destructor) != 0) return false;
+  key = static_cast<u32>(k);
+  return true;
+}
+
+void set_thread_key(u32 key, void* value) { ::pthread_setspecific(static_cast<pthread_key_t>(key), value); }
+
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)()) { ::pthread_atfork(prepare, parent, child); }
+
+void at_exit(void (*fn)()) { ::atexit(fn); }
+
+namespace {
+void* daemon_main(void* body) {
+  sigset_t all;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  reinterpret_cast<void (*)()>(body)();
+  return nullptr;
+}
+}  // namespace
+
+bool start_daemon_thread(void (*body)()) {
+  pthread_attr_t attr;
+  ::pthread_attr_init(&attr);
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  ::pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_t t;
+  const bool ok = ::pthread_create(&t, &attr, daemon_main, reinterpret_cast<void*>(body)) == 0;
+  ::pthread_attr_destroy(&attr);
+  return ok;
+}
+
+void abort_process() { ::abort(); }
+
+}  // namespace strata::os

@@ -1,0 +1,92 @@
+// strata platform: the one OS contract (Linux). Every system call and every
+// libc call that reaches the kernel or the process's OS state that strata
+// makes is declared here and made in os.cpp, and nowhere else (a ctest checks
+// the object files: tests/layering): address-space reservation,
+// mappings, residency, raw stderr writes, clocks and sleeps, randomness, the
+// environment, threads, thread-exit keys, fork and exit handlers, abort.
+//
+// Nothing here allocates through strata or touches stdio, so it is safe from
+// the very first malloc (inside the dynamic loader) and inside fork handlers,
+// except where a function says it may allocate (then call it with no strata
+// lock held: its allocation re-enters malloc normally).
+#pragma once
+#include "strata/core/types.hpp"
+
+namespace strata::os {
+
+/// The system page size (read once from the auxiliary vector at init).
+usize page_size();
+
+/// Reserves `bytes` of address space aligned to `align` (a power of two >= the
+/// page size), inaccessible (PROT_NONE). Null when the kernel refuses
+/// (RLIMIT_AS, vm.max_map_count). The result is never freed by reserve().
+void* reserve_aligned(usize bytes, usize align);
+
+/// Gives the physical pages of [p, p+bytes) back to the OS; the range stays
+/// mapped and reads as zero afterwards (MADV_DONTNEED).
+void purge(void* p, usize bytes);
+
+/// Returns a mapped or reserved range to the OS entirely.
+void release(void* p, usize bytes);
+
+/// Outcome of map_fixed.
+enum class MapResult { Mapped, Taken, NoMemory };
+
+/// Maps [p, p+bytes) readable/writable (pages commit on first touch), only
+/// where nothing is mapped yet: Taken when any of it is (the range is left
+/// as it was), NoMemory when the kernel refuses (limits).
+MapResult map_fixed(void* p, usize bytes);
+
+/// Maps a fresh readable/writable range of `bytes` aligned to `align`. Null on failure.
+void* map_aligned(usize bytes, usize align);
+
+/// Writes the whole buffer to fd 2, retrying on EINTR; never allocates.
+void write_stderr(const char* s, usize n);
+
+/// Monotonic coarse clock in milliseconds (vDSO, no syscall on x86_64).
+u64 now_ms();
+
+/// CPUs this process may run on (sched_getaffinity; 1 when unknown). No allocation.
+u32 cpu_count();
+
+/// Resident bytes of the page-aligned range [p, p+bytes) (mincore); 0 when
+/// the kernel refuses. `bytes` at most 4 MiB (one stack vector).
+usize resident_bytes(const void* p, usize bytes);
+
+/// 64 random bits the kernel gave this process at exec (AT_RANDOM), mixed
+/// with an address; never 0. No system call, no allocation.
+u64 random_u64();
+
+/// Value of environment variable `name`, or null. Reads environ; no allocation.
+const char* env(const char* name);
+
+/// Gives the core to another runnable thread (sched_yield).
+void yield();
+
+/// Sleeps ms milliseconds (nanosleep; an interrupted sleep just ends early).
+void sleep_ms(u64 ms);
+
+/// Creates a thread-specific key whose destructor runs at thread exit with
+/// the value set by set_thread_key (pthread_key_create). False when none is
+/// left. May allocate (keys >= 32): call with no strata lock held.
+bool create_thread_key(u32& key, void (*destructor)(void*));
+
+/// Sets this thread's value of key (non-null: the destructor will run).
+/// May allocate (keys >= 32): call with no strata lock held.
+void set_thread_key(u32 key, void* value);
+
+/// Registers fork handlers (pthread_atfork). May allocate.
+void at_fork(void (*prepare)(), void (*parent)(), void (*child)());
+
+/// Registers fn to run at exit (atexit). May allocate.
+void at_exit(void (*fn)());
+
+/// Starts a detached thread with a 64 KiB stack and every signal blocked
+/// that runs body() (which should not return). False when the system refuses.
+/// May allocate (the thread's TLS): call with no strata lock held.
+bool start_daemon_thread(void (*body)());
+
+/// Ends the process with SIGABRT (abort). Never returns.
+[[noreturn]] void abort_process();
+
+}  // namespace strata::os

@@ -1,0 +1,63 @@
+// strata platform: the page source. Every byte strata hands out comes from here.
+//
+// At the first allocation it finds a free window of address space (up to
+// 64 GiB: mapped once to see where the kernel puts it, then unmapped) and
+// manages that window in segments with the engine's BitmapPageAllocator (page
+// size = one segment). A segment run is mapped (MAP_FIXED_NOREPLACE,
+// readable/writable, pages committed on first touch) when an engine takes it
+// and unmapped when it comes back, so RSS, commit charge and the address space
+// charged to the process (RLIMIT_AS, which a program may lower later) follow
+// use. Should another mapping land in the window, that run is skipped; when
+// the window is full or unusable, runs are mapped anywhere, segment-aligned,
+// so the segment table works the same.
+//
+// Thread-safety: all methods take the page source's own lock; callers may
+// hold an engine lock (lock order: engine -> page source, never the reverse).
+#pragma once
+#include "platform/layout.hpp"
+#include "platform/lock.hpp"
+#include "strata/engine/bitmap_page.hpp"
+
+namespace strata::rt {
+
+class PageSource {
+ public:
+  /// Largest window (64 GiB of addresses; none of it mapped until used).
+  static constexpr usize MAX_RESERVE_SEGMENTS = 16384;
+
+  constexpr PageSource() = default;
+
+  /// n segments (aligned to `align_segments` segments, a power of two),
+  /// mapped readable/writable (every page commits on first touch), marked
+  /// `kind` (of small-heap `arena`) in the segment table. Null when no memory is left.
+  void* alloc_segments(usize n, usize align_segments, SegmentKind kind, u32 arena = 0);
+
+  /// Returns segments from alloc_segments (same n). Their pages go back to the
+  /// OS at once; the segment table forgets them before the memory is reused.
+  void free_segments(void* base, usize n);
+
+  /// Bytes of segments currently handed to engines (mapped, maybe not resident).
+  usize mapped_bytes() const { return __atomic_load_n(&mapped_, __ATOMIC_RELAXED); }
+  /// Bytes of the address window (addresses only: nothing is mapped for it).
+  usize reserved_bytes() const { return reserve_size_; }
+  /// Start of the reservation (0 before the first segment; statistics scan the segment table from here).
+  uptr reserve_base() const { return reserve_base_; }
+
+  /// Fork support: the prepare handler takes the lock, parent/child release it.
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  void reset_lock_in_child() { lock_.reset(); }
+
+ private:
+  void ensure_reserved();
+  bool in_reserve(uptr a) const { return a - reserve_base_ < reserve_size_; }
+
+  Lock lock_{};
+  bool reserve_tried_ = false;
+  uptr reserve_base_ = 0;
+  usize reserve_size_ = 0;
+  usize mapped_ = 0;
+  BitmapPageAllocator<SEGMENT_SIZE, MAX_RESERVE_SEGMENTS> segments_{};
+};
+
+}  // namespace strata::rt

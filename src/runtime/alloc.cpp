@@ -1,0 +1,173 @@
+// strata runtime: allocation slow paths and routing by size.
+#include "runtime/alloc.hpp"
+
+#include "strata/align.hpp"
+#include "strata/core/mem.hpp"
+
+namespace strata::rt {
+
+namespace {
+/// p is in no strata segment: a huge block freed before, or never strata's.
+[[noreturn]] void foreign_pointer(const char* fn, const void* p) {
+  if (g_runtime.huge.recently_released(p)) misuse(fn, "double free", p);
+  misuse(fn, "invalid pointer (not allocated by strata)", p);
+}
+
+/// Out of memory. Memory freed at one size may serve another: this thread's
+/// cached blocks go back to their heaps, every segment with nothing in use
+/// goes back to the page source, and so do the huge cache's runs. True when
+/// anything was given back (worth one more try). Holds no lock on entry.
+bool reclaim_after_oom() {
+  t_cache.flush_all();
+  return g_runtime.release(Release::FreeSegments, 0) != 0;
+}
+
+/// Requests no address space can hold fail at once, with nothing reclaimed
+/// (glibc's tst-malloc-too-large makes a million such calls).
+constexpr usize MAX_MAPPABLE = usize{1} << VA_BITS;
+
+/// attempt(), and when it fails and reclaiming freed something, once more.
+template <class Attempt>
+void* with_reclaim(Attempt attempt) {
+  void* p = attempt();
+  if (__builtin_expect(p != nullptr, 1) || !reclaim_after_oom()) return p;
+  return attempt();
+}
+
+/// A block of class cls by a refill of this thread's bin (its bin is empty).
+void* refill_class(u32 cls) {
+  return with_reclaim([cls] { return t_cache.refill(cls); });
+}
+
+/// A block of class cls from this thread's bin, else by a refill.
+void* alloc_class(u32 cls) {
+  void* p = t_cache.pop(cls);
+  return p != nullptr ? p : refill_class(cls);
+}
+
+/// The medium-or-huge choice, once.
+void* alloc_medium_or_huge(usize n, usize align) {
+  if (n <= MEDIUM_MAX && align <= MEDIUM_MAX_ALIGN) {
+    if (void* p = g_runtime.medium.alloc(n, align)) return p;
+  }
+  return g_runtime.huge.alloc(n, align);
+}
+
+/// Medium and huge allocations (not small), with reclaim and retry.
+void* allocate_large(usize n, usize align) {
+  if (n >= MAX_MAPPABLE || align >= MAX_MAPPABLE) return nullptr;
+  ensure_initialised();
+  return with_reclaim([n, align] { return alloc_medium_or_huge(n, align); });
+}
+}  // namespace
+
+void small_misuse(const char* fn, const void* p) {
+  const auto lk = SmallEngine::lookup_in_region(segment_base(p), p);
+  if (lk.cls == SmallEngine::NO_CLASS)  // a span freed back (double free), or never a block
+    misuse(fn, "double free or invalid pointer (no live block there)", p);
+  misuse(fn, "invalid pointer (not the start of a block)", p);
+}
+
+bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && g_runtime.huge.is_fresh(p); }
+
+void* allocate_after_fast(usize n) {
+  if (n <= SMALL_FAST_MAX) return refill_class(small_class_of(n));
+  return allocate_large(n, MIN_ALIGN);
+}
+
+void* allocate_aligned(usize n, usize align) {
+  if (!is_pow2(align) || n >= MAX_MAPPABLE || align >= MAX_MAPPABLE) return nullptr;
+  if (align <= MIN_ALIGN) return allocate(n);
+  if (n <= SMALL_MAX) {
+    const u32 cls = small_class_for(n, align);
+    if (cls != NO_SMALL_CLASS) return alloc_class(cls);
+  }
+  return allocate_large(n, align);
+}
+
+usize usable_size_for(usize n, usize align) {
+  if (n > MAX_OBJECT_SIZE) return 0;
+  if (align < MIN_ALIGN) align = MIN_ALIGN;
+  if (n <= SMALL_MAX) {
+    const u32 cls = small_class_for(n, align);
+    if (cls != NO_SMALL_CLASS) return small_class_size(cls);
+  }
+  if (n > MEDIUM_MAX) {
+    const usize out = HugeHeap::usable_for(n, align);
+    return out <= MAX_OBJECT_SIZE ? out : 0;
+  }
+  usize out = 0;
+  return align_up_checked(n == 0 ? 1 : n, MIN_ALIGN, out) ? out : 0;
+}
+
+bool resize_in_place(void* p, usize n) {
+  switch (segment_kind(p)) {
+    case SegmentKind::Medium: return n > SMALL_MAX && n <= MEDIUM_MAX && g_runtime.medium.resize_in_place(p, n);
+    case SegmentKind::Huge: return n > MEDIUM_MAX && g_runtime.huge.resize(p, n);
+    default: return false;
+  }
+}
+
+void deallocate_slow(void* p, const char* fn) {
+  if (p == nullptr) return;
+  switch (segment_kind(p)) {
+    case SegmentKind::Medium:
+      g_runtime.medium.dealloc(p, fn);
+      break;
+    case SegmentKind::Huge:
+      g_runtime.huge.free(p, fn);
+      break;
+    case SegmentKind::Small:  // reached only through the fast path's callers
+      deallocate(p, fn);
+      return;
+    case SegmentKind::None:
+    default:
+      foreign_pointer(fn, p);
+  }
+  g_runtime.purge.tick();
+}
+
+usize usable_size(const void* p, const char* fn) {
+  if (p == nullptr) return 0;
+  switch (segment_kind(p)) {
+    case SegmentKind::Small: {
+      const SmallLookup lk = small_lookup(p);
+      if (!lk.block_start) small_misuse(fn, p);
+      if (ThreadCache::is_free(p)) misuse(fn, "pointer to a freed block", p);
+      return small_class_size(lk.cls);
+    }
+    case SegmentKind::Medium:
+      return g_runtime.medium.usable_size(p, fn);
+    case SegmentKind::Huge:
+      return g_runtime.huge.usable_size(p, fn);
+    case SegmentKind::None:
+    default:
+      foreign_pointer(fn, p);
+  }
+}
+
+void* reallocate(void* p, usize n, const char* fn) {
+  if (p == nullptr) return allocate(n);
+  const usize old = usable_size(p, fn);  // validates p first: misuse aborts here
+  if (n > MAX_OBJECT_SIZE) return nullptr;
+  // A small block stays in place when it still fits and is not more than
+  // twice too big; medium and huge ones when their heap can resize them.
+  if (segment_kind(p) == SegmentKind::Small) {
+    if (n <= old && (n > old / 2 || old <= 2 * MIN_ALIGN)) return p;
+  } else if (resize_in_place(p, n)) {
+    return p;
+  }
+  void* q = allocate(n);
+  if (q == nullptr) return nullptr;  // p stays valid and untouched
+  mem_copy(q, p, old < n ? old : n);
+  deallocate(p, fn);
+  return q;
+}
+
+bool trim() {
+  ensure_initialised();
+  t_cache.flush_all();
+  return g_runtime.release(Release::FreePages, 0) != 0;
+}
+
+}  // namespace strata::rt

@@ -1,0 +1,93 @@
+// strata runtime: routing — the allocation calls every exported entry point
+// uses, and the one place that maps a request to a heap by size (small:
+// the thread cache over the slab classes; medium: TLSF; huge: whole segments;
+// thresholds in config.hpp) and a pointer to its heap by the segment map.
+//
+// These functions carry strata's own semantics and no libc conventions: they
+// return null on failure and never touch errno; the export layer
+// (interpose/) adds errno, EINVAL, new-handlers and bad_alloc.
+// `fn` names the public entry point for misuse messages
+// ("strata: free(): invalid pointer 0x...").
+//
+// Thread-safety: all are safe to call from any thread at any time after (and
+// during) process start; none may be called from a signal handler that
+// interrupted strata itself (detected where cheap, never supported).
+#pragma once
+#include "platform/report.hpp"
+#include "platform/segment_map.hpp"
+#include "runtime/config.hpp"
+#include "runtime/thread_cache.hpp"
+
+namespace strata::rt {
+
+/// At least n bytes aligned to MIN_ALIGN, after the fast path declined
+/// (bin empty, or not small). Null when n > PTRDIFF_MAX or memory is exhausted.
+void* allocate_after_fast(usize n);
+
+/// At least n bytes aligned to align (a power of two). Null on failure.
+void* allocate_aligned(usize n, usize align);
+
+/// Frees a pointer strata handed out that is not a small block; null is a
+/// no-op. Misuse aborts.
+void deallocate_slow(void* p, const char* fn);
+
+/// Bytes usable at p (>= what was requested); 0 for null. Misuse aborts.
+usize usable_size(const void* p, const char* fn);
+
+/// Usable bytes an allocation of n bytes aligned to align would give,
+/// without allocating (jemalloc's nallocx); 0 when n is too large. Exact for
+/// small and huge blocks; for medium blocks n rounded up to MIN_ALIGN, a
+/// lower bound (TLSF keeps a tail too small to split off).
+usize usable_size_for(usize n, usize align);
+
+/// realloc semantics without errno: null p allocates; on failure returns null
+/// and leaves p valid; n == 0 is the caller's business (export layer).
+void* reallocate(void* p, usize n, const char* fn);
+
+/// Resizes live block p to at least n bytes without moving it, when its heap
+/// allows (medium blocks staying medium, huge blocks staying huge; small
+/// blocks have a fixed class size: never). False leaves p as it was.
+bool resize_in_place(void* p, usize n);
+
+/// Gives cached and free pages back to the OS; true when anything was released.
+bool trim();
+
+/// True when p is known to be freshly mapped, all-zero memory (calloc skips memset).
+bool fresh_zeroed(const void* p);
+
+/// Reports a pointer into a small segment that is not a block start: inside
+/// a live span's block, or in pages that hold no span (any more). Never
+/// returns (not declared [[noreturn]] so the fast path can tail-call it).
+void small_misuse(const char* fn, const void* p);
+
+/// The fast path of malloc alone: a pop from this thread's bin, or null when
+/// the request needs a slow path (bin empty, not small). Never fails otherwise.
+inline void* allocate_fast(usize n) {
+  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return t_cache.pop(small_class_of(n));
+  return nullptr;
+}
+
+/// malloc without errno: the fast path inline, the rest out of line.
+inline void* allocate(usize n) {
+  void* p = allocate_fast(n);
+  return __builtin_expect(p != nullptr, 1) ? p : allocate_after_fast(n);
+}
+
+/// At least n bytes aligned to align (any power of two): allocate() when
+/// malloc's alignment will do.
+inline void* allocate_with(usize n, usize align) {
+  return align <= MIN_ALIGN ? allocate(n) : allocate_aligned(n, align);
+}
+
+/// free without errno: a small block (validated as a live block start)
+/// goes to this thread's cache inline; everything else to deallocate_slow.
+inline void deallocate(void* p, const char* fn) {
+  if (__builtin_expect(in_small_segment(p), 1)) {
+    const SmallLookup lk = small_lookup(p);
+    if (__builtin_expect(!lk.block_start, 0)) return small_misuse(fn, p);
+    return t_cache.push(p, lk.cls, fn);
+  }
+  return deallocate_slow(p, fn);
+}
+
+}  // namespace strata::rt

@@ -1,0 +1,131 @@
+// strata runtime: the central heaps, shared by all threads, each behind a lock.
+//
+//  - SmallHeap: the slab+buddy Heap engine over Small segments. Thread caches
+//    take and return blocks in batches, so its lock is taken once per batch.
+//    There are several (SmallArenas): each thread is given one to
+//    refill from, so threads on different cores rarely meet on a lock; a
+//    block always goes back to the arena whose segment holds it.
+//  - MediumHeap: the TLSF engine over Medium segments, for blocks too big for
+//    the slab classes and too small to deserve their own segments.
+//
+// Both grow by asking the page source for another segment when the engine
+// answers NoMemory, give a segment back once nothing in it is in use (at a
+// purge pass, malloc_trim, or when an allocation would fail), and report any
+// block the engine refuses to take back (double free, pointer into a block,
+// pointer never handed out) as misuse.
+//
+// SmallArenas, MediumHeap and HugeHeap (huge.hpp) are the Runtime's heap
+// components and offer the same few operations, which Runtime::for_each_heap
+// iterates: lock / unlock / reset_lock_in_child (fork), release (purge,
+// malloc_trim, out-of-memory reclaim) and collect (statistics).
+#pragma once
+#include "platform/lock.hpp"
+#include "platform/page_source.hpp"
+#include "runtime/config.hpp"
+#include "runtime/stats.hpp"
+
+namespace strata::rt {
+
+/// What a heap gives back to the OS when asked (Runtime::release).
+enum class Release : u8 {
+  FreeSegments,  ///< wholly free segments and cached huge runs (out-of-memory reclaim)
+  FreePages,     ///< that, and every free page inside the segments in use (purge, trim)
+};
+
+class SmallHeap {
+ public:
+  constexpr SmallHeap() = default;
+
+  /// Up to n blocks of class cls into out; returns how many (0 = out of memory).
+  /// `arena` is this heap's index (its segments are tagged with it).
+  usize alloc_batch(PageSource& pages, u32 arena, u32 cls, void** out, usize n);
+
+  /// Takes n blocks of this heap back (any classes). Returns the first block
+  /// the heap did not hand out or already has (the rest untouched), or null.
+  void* dealloc_batch(void* const* blocks, usize n);
+
+  /// Returns every segment with nothing in use to the page source and, for
+  /// Release::FreePages, advises away the free runs of whole pages in the
+  /// others; returns the bytes given back.
+  usize release(PageSource& pages, Release what);
+
+  /// Calls f(const SmallEngine&) under the lock (statistics; f must not call strata).
+  template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const SmallEngine&>(engine_)); }
+
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  void reset_lock_in_child() { lock_.reset(); }
+
+ private:
+  bool grow(PageSource& pages, u32 arena);  // adds one Small segment; lock held
+  Lock lock_{};
+  bool initialised_ = false;
+  SmallEngine engine_{};
+};
+
+/// All small-heap arenas, with the calls that span them.
+class SmallArenas {
+ public:
+  /// Arenas growing out of `pages` (the Runtime's page source).
+  explicit constexpr SmallArenas(PageSource* pages) : pages_(pages) {}
+
+  /// Sets how many arenas are used (min(MAX_SMALL_ARENAS, 2 x CPUs)); once, at init.
+  void configure(u32 cpus);
+  /// The arena for the next new thread (round robin).
+  u32 next_arena();
+  /// Arenas in use (statistics; mallctl arenas.narenas).
+  u32 count() const { return count_; }
+
+  /// Up to n blocks of class cls from arena a.
+  usize alloc_batch(u32 a, u32 cls, void** out, usize n) { return heaps_[a].alloc_batch(*pages_, a, cls, out, n); }
+
+  /// Takes n blocks back, each to the arena that owns it (blocks from many
+  /// arenas may be mixed: a thread frees what other threads allocated).
+  /// Aborts naming `fn` on a block no arena handed out or already has.
+  void dealloc_batch(void* const* blocks, usize n, const char* fn);
+
+  /// Component operations (file comment): every arena, in index order.
+  usize release(Release what, u64 min_age_ms);
+  void collect(Snapshot& s);
+  /// Fills rows[0, NUM_SMALL_CLASSES), one per size class (statistics).
+  void collect_classes(ClassRow* rows);
+  void lock();
+  void unlock();
+  void reset_lock_in_child();
+
+ private:
+  PageSource* pages_;
+  SmallHeap heaps_[MAX_SMALL_ARENAS]{};
+  u32 count_ = 1;
+  u32 next_ = 0;
+};
+
+class MediumHeap {
+ public:
+  /// A heap growing out of `pages` (the Runtime's page source).
+  explicit constexpr MediumHeap(PageSource* pages) : pages_(pages) {}
+
+  /// A block of at least size bytes aligned to align; null when out of memory.
+  void* alloc(usize size, usize align);
+  /// Frees p (a Medium-segment pointer); aborts naming fn on misuse.
+  void dealloc(void* p, const char* fn);
+  /// Usable bytes of live block p; aborts naming fn on misuse.
+  usize usable_size(const void* p, const char* fn);
+  /// Resizes p in place to new_size when its neighbour allows; false otherwise.
+  bool resize_in_place(void* p, usize new_size);
+  /// Component operations (file comment); release as SmallHeap::release.
+  usize release(Release what, u64 min_age_ms);
+  void collect(Snapshot& s);
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  void reset_lock_in_child() { lock_.reset(); }
+
+ private:
+  bool grow();  // adds one Medium segment; lock held
+  PageSource* pages_;
+  Lock lock_{};
+  bool initialised_ = false;
+  MediumEngine engine_{};
+};
+
+}  // namespace strata::rt

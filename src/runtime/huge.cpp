@@ -1,0 +1,222 @@
+// strata runtime: huge blocks.
+#include "runtime/huge.hpp"
+
+#include "platform/os.hpp"
+#include "platform/report.hpp"
+#include "platform/segment_map.hpp"
+#include "strata/align.hpp"
+
+namespace strata::rt {
+namespace {
+
+/// Lives just before the block. `check` ties the header to its block so a
+/// stray pointer that happens to land on a page boundary inside a huge block
+/// is not taken for one.
+struct HugeHeader {
+  u64 check;
+  void* base;    ///< first segment
+  usize nsegs;   ///< segments in the run
+  usize usable;  ///< writable bytes from the block start
+  bool fresh;    ///< freshly mapped: the block reads as zero
+};
+
+constexpr usize CACHE_MAX_RUN = 32u << 20;
+constexpr usize CACHE_MAX_BYTES = 64u << 20;
+constexpr usize CACHE_MIN_BYTES = 8u << 20;
+
+constexpr u64 HUGE_MAGIC = 0x53545241'48554745ull;  // "STRAHUGE"
+
+u64 check_of(const void* block) { return HUGE_MAGIC ^ reinterpret_cast<uptr>(block); }
+
+/// Where the header goes. For alignments up to HEADER_BYTES (every malloc)
+/// it sits in the first HEADER_BYTES of the run and the block follows in the
+/// same page, as glibc lays out an mmapped chunk (programs and glibc's
+/// tst-free-errno remap a block's pages around it and keep its first page);
+/// larger alignments put it in the page just before the block.
+constexpr usize HEADER_BYTES = 64;
+static_assert(sizeof(HugeHeader) <= HEADER_BYTES);
+
+/// Offset of the block in its run: HEADER_BYTES, or max(page, align).
+usize block_offset(usize align, usize page) {
+  if (align <= HEADER_BYTES) return HEADER_BYTES;
+  return align > page ? align : page;
+}
+
+/// Bytes from a block at page offset `lead` to the end of the page holding
+/// its n-th byte: what the block may use.
+bool usable_bytes(usize n, usize lead, usize page, usize& out) {
+  usize end = 0;
+  if (!align_up_checked((n == 0 ? 1 : n) + lead, page, end)) return false;
+  out = end - lead;
+  return true;
+}
+
+HugeHeader* header_of(const void* p, const char* fn) {
+  const usize page = os::page_size();
+  const uptr lead = reinterpret_cast<uptr>(p) & (page - 1);
+  if (lead != HEADER_BYTES && lead != 0) misuse(fn, "invalid pointer (inside a huge block)", p);
+  auto* h = reinterpret_cast<HugeHeader*>(reinterpret_cast<uptr>(p) - (lead != 0 ? HEADER_BYTES : page));
+  // A header page before the block may belong to the previous segment of the
+  // same run only; it is always mapped, since the run starts no later.
+  if (segment_kind(h) != SegmentKind::Huge) misuse(fn, "invalid pointer (not the start of a huge block)", p);
+  if (h->check == 0 && h->usable != 0) misuse(fn, "double free", p);  // freed, run kept in the cache
+  if (h->check != check_of(p)) misuse(fn, "invalid pointer (not the start of a huge block)", p);
+  return h;
+}
+}  // namespace
+
+// Takes a cached run of at least nsegs segments (and not more than twice
+// that, so a small request does not pin a big run). Lock not held on entry.
+bool HugeHeap::cache_take(usize nsegs, CachedRun& out) {
+  LockGuard g(cache_lock_);
+  usize best = CACHE_SLOTS;
+  for (usize i = 0; i < cache_used_; ++i) {
+    const usize n = cache_[i].nsegs;
+    if (n >= nsegs && n <= 2 * nsegs && (best == CACHE_SLOTS || n < cache_[best].nsegs)) best = i;
+  }
+  if (best == CACHE_SLOTS) return false;
+  out = cache_[best];
+  cache_[best] = cache_[--cache_used_];
+  __atomic_fetch_sub(&cache_bytes_, out.nsegs * SEGMENT_SIZE, __ATOMIC_RELAXED);
+  return true;
+}
+
+// Keeps a freed run if it is small enough and there is room; false otherwise.
+bool HugeHeap::cache_put(const CachedRun& run) {
+  const usize bytes = run.nsegs * SEGMENT_SIZE;
+  if (bytes > CACHE_MAX_RUN || !keep_freed_) return false;
+  // The cache may hold as much as the live huge blocks (8..64 MiB): what it
+  // keeps is resident memory, so it scales with what the program uses.
+  usize limit = __atomic_load_n(&bytes_, __ATOMIC_RELAXED);
+  limit = limit < CACHE_MIN_BYTES ? CACHE_MIN_BYTES : limit > CACHE_MAX_BYTES ? CACHE_MAX_BYTES : limit;
+  LockGuard g(cache_lock_);
+  if (cache_used_ == CACHE_SLOTS || __atomic_load_n(&cache_bytes_, __ATOMIC_RELAXED) + bytes > limit) return false;
+  cache_[cache_used_++] = run;
+  __atomic_fetch_add(&cache_bytes_, bytes, __ATOMIC_RELAXED);
+  return true;
+}
+
+template <class Pick>
+usize HugeHeap::release_cached(Pick pick) {
+  CachedRun victims[CACHE_SLOTS];
+  usize n = 0, bytes = 0;
+  {
+    LockGuard g(cache_lock_);
+    for (usize i = 0; i < cache_used_;) {
+      if (pick(cache_[i])) {
+        victims[n++] = cache_[i];
+        __atomic_fetch_sub(&cache_bytes_, cache_[i].nsegs * SEGMENT_SIZE, __ATOMIC_RELAXED);
+        cache_[i] = cache_[--cache_used_];
+      } else {
+        ++i;
+      }
+    }
+  }
+  for (usize i = 0; i < n; ++i) {  // outside the lock: unmapping takes a while
+    bytes += victims[i].nsegs * SEGMENT_SIZE;
+    pages_->free_segments(victims[i].base, victims[i].nsegs);
+  }
+  return bytes;
+}
+
+usize HugeHeap::release(Release, u64 min_age_ms) {
+  if (__atomic_load_n(&cache_bytes_, __ATOMIC_RELAXED) == 0) return 0;
+  const u64 now = os::now_ms();
+  return release_cached([&](const CachedRun& r) { return min_age_ms == 0 || now - r.freed_ms >= min_age_ms; });
+}
+
+void HugeHeap::remember_released(const void* p) {
+  const u32 i = __atomic_fetch_add(&released_next_, 1u, __ATOMIC_RELAXED) % RELEASED_RING;
+  __atomic_store_n(&released_[i], reinterpret_cast<uptr>(p), __ATOMIC_RELAXED);
+}
+
+usize HugeHeap::usable_for(usize n, usize align) {
+  const usize page = os::page_size();
+  usize body = 0;
+  return usable_bytes(n, block_offset(align, page) & (page - 1), page, body) ? body : 0;
+}
+
+void* HugeHeap::alloc(usize n, usize align) {
+  const usize page = os::page_size();
+  const usize offset = block_offset(align, page);
+  usize body = 0, total = 0;
+  if (!usable_bytes(n, offset & (page - 1), page, body) || !checked_add(body, offset, total)) return nullptr;
+  usize span = 0;
+  if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
+  const usize nsegs = span / SEGMENT_SIZE;
+  const usize align_segs = align > SEGMENT_SIZE ? align / SEGMENT_SIZE : 1;
+  CachedRun run{};
+  bool fresh = true;
+  if (align <= page && cache_take(nsegs, run)) {
+    fresh = false;
+  } else {
+    // A miss maps fresh memory: cached runs too small for this request go
+    // back first, so the cache does not stack resident memory on a growing heap.
+    if (__atomic_load_n(&cache_bytes_, __ATOMIC_RELAXED) != 0)
+      release_cached([nsegs](const CachedRun& r) { return r.nsegs < nsegs; });
+    run.base = pages_->alloc_segments(nsegs, align_segs, SegmentKind::Huge);
+    if (run.base == nullptr) {
+      // Out of memory: cached runs are memory too. Give them back and retry once.
+      if (release(Release::FreeSegments, 0) == 0) return nullptr;
+      run.base = pages_->alloc_segments(nsegs, align_segs, SegmentKind::Huge);
+      if (run.base == nullptr) return nullptr;
+    }
+    run.nsegs = nsegs;
+  }
+  char* block = static_cast<char*>(run.base) + offset;
+  auto* h = reinterpret_cast<HugeHeader*>(block - (offset == HEADER_BYTES ? HEADER_BYTES : page));
+  h->base = run.base;
+  h->nsegs = run.nsegs;
+  h->usable = body;
+  h->fresh = fresh;
+  h->check = check_of(block);
+  __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&bytes_, body, __ATOMIC_RELAXED);
+  return block;
+}
+
+void HugeHeap::free(void* p, const char* fn) {
+  HugeHeader* h = header_of(p, fn);
+  const CachedRun run{h->base, h->nsegs, os::now_ms()};
+  __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_sub(&bytes_, h->usable, __ATOMIC_RELAXED);
+  h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
+  if (!cache_put(run)) {
+    remember_released(p);
+    pages_->free_segments(run.base, run.nsegs);
+  }
+}
+
+bool HugeHeap::recently_released(const void* p) const {
+  const uptr a = reinterpret_cast<uptr>(p);
+  for (const uptr& r : released_)
+    if (__atomic_load_n(&r, __ATOMIC_RELAXED) == a) return true;
+  return false;
+}
+
+bool HugeHeap::is_fresh(const void* p) const { return header_of(p, "calloc")->fresh; }
+
+usize HugeHeap::usable_size(const void* p, const char* fn) const { return header_of(p, fn)->usable; }
+
+bool HugeHeap::resize(void* p, usize n) {
+  HugeHeader* h = header_of(p, "realloc");
+  const usize page = os::page_size();
+  usize body = 0;
+  if (!usable_bytes(n, reinterpret_cast<uptr>(p) & (page - 1), page, body)) return false;
+  const uptr end_of_run = reinterpret_cast<uptr>(h->base) + h->nsegs * SEGMENT_SIZE;
+  if (reinterpret_cast<uptr>(p) + body > end_of_run) return false;  // would leave the run
+  // The whole run is mapped read/write: growing needs nothing; shrinking
+  // gives the pages past the new end back.
+  if (body < h->usable) os::purge(static_cast<char*>(p) + body, h->usable - body);
+  __atomic_fetch_add(&bytes_, body - h->usable, __ATOMIC_RELAXED);  // wraps correctly
+  h->usable = body;
+  return true;
+}
+
+void HugeHeap::collect(Snapshot& s) const {
+  s.huge_count = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+  s.huge_bytes = __atomic_load_n(&bytes_, __ATOMIC_RELAXED);
+  s.huge_cached = __atomic_load_n(&cache_bytes_, __ATOMIC_RELAXED);
+}
+
+}  // namespace strata::rt

@@ -1,0 +1,100 @@
+// strata runtime: huge blocks (above MEDIUM_MAX, or aligned beyond what the
+// other engines serve). Each is a run of whole segments from the page source,
+// with a header just before the block, and goes back to the OS the moment it
+// is freed, unless the cache of freed runs keeps it.
+//
+// Layout, alignment <= 64 (every malloc): [header | block ... to a page end | unused]
+// with the block at base + 64, as glibc places an mmapped chunk. Larger
+// alignments: [... | header page | block (to a page end) | unused], the block
+// at base + max(page, align), so any power-of-two alignment up to and beyond
+// the segment size is honoured.
+//
+// Reuse: a program that cycles large buffers (5-25 MiB, say) would pay page
+// faults for every cycle if each free went straight back to the OS. So a
+// freed run of at most CACHE_MAX_RUN bytes is kept, still mapped, in a small
+// cache (at most the live huge bytes, within 8..64 MiB) and handed to the
+// next huge request it fits (a miss releases the runs too small for it before
+// mapping fresh memory). Whether runs are kept at all, and how old they may
+// grow, is the purge policy's (purge.hpp): release() takes the age.
+//
+// HugeHeap is one of the Runtime's heap components (central.hpp).
+// Thread-safety: every method may be called from any thread.
+#pragma once
+#include "platform/lock.hpp"
+#include "platform/page_source.hpp"
+#include "runtime/central.hpp"
+
+namespace strata::rt {
+
+class HugeHeap {
+ public:
+  /// A heap mapping its blocks from `pages` (the Runtime's page source).
+  explicit constexpr HugeHeap(PageSource* pages) : pages_(pages) {}
+
+  /// A huge block of at least n bytes aligned to align (power of two >= 16).
+  /// Fresh memory: all zero. Null when out of memory or n is too large.
+  void* alloc(usize n, usize align);
+
+  /// Usable bytes alloc(n, align) would give (0 when n is too large).
+  static usize usable_for(usize n, usize align);
+
+  /// Frees huge block p; aborts naming fn when p is not the start of one.
+  void free(void* p, const char* fn);
+
+  /// Writable bytes of huge block p (validated as in free).
+  usize usable_size(const void* p, const char* fn) const;
+
+  /// Grows or shrinks p in place to n bytes when its segments allow; false otherwise.
+  bool resize(void* p, usize n);
+
+  /// True when huge block p was freshly mapped (all zero), not reused from the cache.
+  bool is_fresh(const void* p) const;
+
+  /// True when p is one of the last huge blocks given back to the OS: a pointer
+  /// strata no longer maps but did hand out, i.e. a double free (for messages).
+  bool recently_released(const void* p) const;
+
+  /// Whether freed runs are kept for reuse (the purge policy decides, at init).
+  void set_keep_freed_runs(bool keep) { keep_freed_ = keep; }
+
+  /// Component operations (central.hpp): release gives back the cached runs
+  /// freed at least min_age_ms ago (0: all), whatever `what`; its bytes.
+  usize release(Release what, u64 min_age_ms);
+  void collect(Snapshot& s) const;
+  void lock() { cache_lock_.lock(); }
+  void unlock() { cache_lock_.unlock(); }
+  void reset_lock_in_child() { cache_lock_.reset(); }
+
+ private:
+  /// A freed run kept for reuse.
+  struct CachedRun {
+    void* base;
+    usize nsegs;
+    u64 freed_ms;
+  };
+  static constexpr usize CACHE_SLOTS = 16;
+  /// The last RELEASED_RING blocks whose memory went back to the OS, so a
+  /// second free of one can be named a double free (its segments are no
+  /// longer strata's, which would otherwise read as a foreign pointer).
+  static constexpr usize RELEASED_RING = 64;
+
+  bool cache_take(usize nsegs, CachedRun& out);
+  bool cache_put(const CachedRun& run);
+  /// Takes out of the cache every run `pick` selects, then releases them
+  /// outside the lock; their bytes.
+  template <class Pick> usize release_cached(Pick pick);
+  void remember_released(const void* p);
+
+  PageSource* pages_;
+  bool keep_freed_ = true;
+  usize count_ = 0;  ///< live blocks (atomic)
+  usize bytes_ = 0;  ///< their usable bytes (atomic)
+  Lock cache_lock_{};
+  CachedRun cache_[CACHE_SLOTS] = {};
+  usize cache_used_ = 0;   ///< slots in use: cache_[0, cache_used_)
+  usize cache_bytes_ = 0;  ///< bytes of the cached runs (atomic; written under the lock)
+  uptr released_[RELEASED_RING] = {};
+  u32 released_next_ = 0;
+};
+
+}  // namespace strata::rt

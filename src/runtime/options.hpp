@@ -1,0 +1,86 @@
+// strata runtime: run-time options.
+//
+// Read once at initialisation from, in order: the compiled-in default
+// (-DSTRATA_DEFAULT_CONF="..."), the program's `const char* strata_conf`
+// (a weak reference: define it to set options at link time), then the
+// STRATA_CONF environment variable. Syntax is jemalloc's: `key:value,...`.
+// Shortcuts: STRATA_SHOW_STATS=1 (stats_print:true) and STRATA_VERBOSE=1
+// (verbose:true). Integers take an optional sign, 0x for hex, and a K/M/G
+// suffix (KiB/MiB/GiB; "K", "Ki", "KiB", "KB" all mean 1024). An unknown key or
+// a bad value prints `<strata>: invalid conf pair: ...` or `<strata>: invalid
+// conf value: ...` once on stderr and keeps the previous value;
+// abort_conf:true (anywhere in the same string, or earlier) makes it fatal.
+//
+// The option table (names, types, ranges) lives in options.cpp and is the one
+// list that the parser, `verbose`, the statistics' "Run-time option settings"
+// block and mallctl("opt.<key>") all read. The README's Options table mirrors it.
+#pragma once
+#include "strata/core/types.hpp"
+
+namespace strata::rt {
+
+/// Longest stats_print_opts value (jemalloc's opts letters, e.g. "J" or "gbl").
+inline constexpr usize STATS_OPTS_MAX = 15;
+
+struct Options {
+  i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
+  usize tcache_class_bytes = 64 * 1024;  ///< bytes a thread may cache per size class
+  bool tcache_enabled = true;            ///< per-thread front cache on/off
+  bool background_purge = true;          ///< a purge thread, started once more than 64 MiB is mapped
+  bool abort_conf = false;               ///< invalid options abort instead of warning
+  bool stats_print = false;              ///< print statistics at exit
+  bool verbose = false;                  ///< print the options in effect at start
+  char stats_print_opts[STATS_OPTS_MAX + 1] = {};  ///< opts for the exit report (strata_stats_print letters)
+};
+
+/// How an option's value parses, prints and reads through mallctl.
+enum class OptionType : u8 {
+  Bool,    ///< true/false (also 1/0, yes/no, on/off); mallctl type bool
+  Int,     ///< signed integer; mallctl type ssize_t
+  Size,    ///< unsigned byte count with K/M/G suffixes; mallctl type size_t
+  String,  ///< short string; mallctl type const char*
+};
+
+/// One entry of the option table.
+struct OptionInfo {
+  const char* name;  ///< STRATA_CONF key, and the mallctl name after "opt."
+  OptionType type;
+  i64 min;           ///< accepted range of Int/Size values (inclusive)
+  i64 max;
+};
+
+/// Number of options in the table.
+usize option_count();
+
+/// The i-th option (i < option_count()).
+const OptionInfo& option_info(usize i);
+
+/// Index of the option whose key is name[0, n), or option_count() when none.
+usize find_option(const char* name, usize n);
+
+/// Value of option i in opts as an integer (Bool as 0/1; String: 0).
+i64 option_int(const Options& opts, usize i);
+
+/// Value of String option i in opts (empty for other types).
+const char* option_string(const Options& opts, usize i);
+
+/// Writes option i's value in opts as text (true/false, decimal, or the
+/// string) into buf of `cap` bytes, NUL-terminated; returns its length.
+usize format_option(const Options& opts, usize i, char* buf, usize cap);
+
+/// Parses `conf` (key:value,...) into opts; returns the number of invalid
+/// pairs (each reported once on stderr, or fatal with abort_conf). Null conf
+/// is empty. Never allocates.
+usize parse_options(const char* conf, Options& opts);
+
+/// The compiled-in default conf string (-DSTRATA_DEFAULT_CONF; "" when none).
+const char* default_conf();
+
+/// Reads the compiled-in default, strata_conf and the environment into opts
+/// (the Runtime's, once at initialisation). Never allocates.
+void load_options(Options& opts);
+
+/// Writes opts as `<strata>: opt.key:value` lines (verbose).
+void print_options(const Options& opts);
+
+}  // namespace strata::rt

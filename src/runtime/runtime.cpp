@@ -1,0 +1,165 @@
+// strata runtime: the Runtime's operations — initialisation, fork handlers,
+// release and the statistics snapshot, each over the heap components.
+#include "runtime/runtime.hpp"
+
+#include "platform/os.hpp"
+#include "platform/segment_map.hpp"
+#include "runtime/stats_report.hpp"
+#include "runtime/thread_cache.hpp"
+
+// glibc's lock of the list of all FILEs (public since GLIBC_2.2.5, recursive).
+extern "C" void _IO_list_lock(void);
+extern "C" void _IO_list_unlock(void);
+extern "C" void _IO_list_resetlock(void);
+
+namespace strata::rt {
+
+constinit Runtime g_runtime{};
+constinit thread_local RuntimeThreadState t_runtime{};
+
+// ---- fork ----------------------------------------------------------------------
+namespace {
+constexpr u32 MAX_FORK_DEPTH = RuntimeThreadState::MAX_FORK_DEPTH;
+
+// A fork from a signal handler that interrupted strata on this very thread
+// must not wait for itself: then nothing is locked (POSIX only allows that
+// case in a single-threaded process).
+void fork_prepare() {
+  RuntimeThreadState& t = t_runtime;
+  const u32 level = t.fork_depth < MAX_FORK_DEPTH ? t.fork_depth : MAX_FORK_DEPTH - 1;
+  ++t.fork_depth;
+  // A nested fork finds the outer prepare's locks held by this very thread.
+  t.fork_skipped[level] = locks_held() != 0;
+  if (t.fork_skipped[level]) return;
+  // glibc's fork() takes the FILE list lock after the prepare handlers. If
+  // strata's locks were taken first, a thread in fflush(NULL) (holding the
+  // list lock, waiting for a FILE whose owner waits in malloc) would close a
+  // cycle (glibc tst-malloc-fork-deadlock). Taking the list lock first makes
+  // the order list -> strata everywhere; fork() re-takes it recursively.
+  _IO_list_lock();
+  g_runtime.lock_all();
+}
+
+// Ends the innermost fork level; true when that level's prepare locked.
+bool end_fork_level() {
+  RuntimeThreadState& t = t_runtime;
+  if (t.fork_depth == 0) return false;  // prepare did not run (cannot happen with pthread_atfork)
+  --t.fork_depth;
+  const u32 level = t.fork_depth < MAX_FORK_DEPTH ? t.fork_depth : MAX_FORK_DEPTH - 1;
+  return !t.fork_skipped[level];
+}
+
+void fork_parent() {
+  if (!end_fork_level()) return;
+  g_runtime.unlock_all();
+  _IO_list_unlock();  // glibc's fork() released its own hold already (if it took one)
+}
+
+void fork_child() {
+  if (!end_fork_level()) return;
+  g_runtime.reset_in_child();
+  _IO_list_resetlock();  // the child's only thread; glibc resets it too when it had taken it
+}
+
+void at_exit_stats() { print_stats_to_stderr(); }
+}  // namespace
+
+void Runtime::lock_all() {
+  init_lock_.lock();
+  for_each_heap([](auto& h) { h.lock(); });
+  pages.lock();
+}
+
+void Runtime::unlock_all() {
+  pages.unlock();
+  for_each_heap([](auto& h) { h.unlock(); });
+  init_lock_.unlock();
+}
+
+void Runtime::reset_in_child() {
+  // The child has one thread; it holds every lock: reset them (and the count).
+  pages.reset_lock_in_child();
+  for_each_heap([](auto& h) { h.reset_lock_in_child(); });
+  init_lock_.reset();
+  forget_locks_held();
+  purge.reset_in_child();
+}
+
+// ---- initialisation ---------------------------------------------------------------
+
+void Runtime::initialise() {
+  init_lock_.lock();
+  if (init_state_ == 0) {
+    init_state_ = 1;
+    (void)os::page_size();
+    caches.tag_secret = os::random_u64();
+    small.configure(os::cpu_count());
+    load_options(options);
+    purge.start();
+    __atomic_store_n(&init_state_, 2u, __ATOMIC_RELEASE);
+  }
+  init_lock_.unlock();
+  post_init();
+}
+
+// The steps that may allocate. One thread runs them (state 1 -> 2); others
+// that arrive meanwhile wait for state 2, so none goes on before the exit key
+// exists (its threads would never flush their caches). The running thread's
+// own recursive mallocs (atfork, atexit) pass straight through.
+void Runtime::post_init() {
+  if (__atomic_load_n(&post_init_done_, __ATOMIC_ACQUIRE) == 2 || t_runtime.in_post_init) return;
+  u32 expected = 0;
+  if (!__atomic_compare_exchange_n(&post_init_done_, &expected, 1u, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    while (__atomic_load_n(&post_init_done_, __ATOMIC_ACQUIRE) != 2) YieldRelax::relax();
+    return;
+  }
+  t_runtime.in_post_init = true;
+  ThreadCache::register_exit_key();
+  os::at_fork(fork_prepare, fork_parent, fork_child);
+  if (options.stats_print) os::at_exit(at_exit_stats);
+  t_runtime.in_post_init = false;
+  __atomic_store_n(&post_init_done_, 2u, __ATOMIC_RELEASE);
+}
+
+// ---- release and statistics ---------------------------------------------------------
+
+usize Runtime::release(Release what, u64 min_age_ms) {
+  usize released = 0;
+  for_each_heap([&](auto& h) { released += h.release(what, min_age_ms); });
+  return released;
+}
+
+namespace {
+usize sub_or_zero(usize a, usize b) { return a > b ? a - b : 0; }
+}  // namespace
+
+Snapshot Runtime::snapshot() {
+  Snapshot s{};
+  for_each_heap([&](auto& h) { h.collect(s); });
+  // Census of the segments inside the reservation, by kind, with their
+  // resident pages (segments mapped outside it, when it was full or refused,
+  // count in `mapped`, not in `resident`). Lock-free: the segment map.
+  usize kind_bytes[4] = {};
+  const uptr base = pages.reserve_base();
+  const usize nsegs = pages.reserved_bytes() / SEGMENT_SIZE;
+  for (usize i = 0; i < nsegs; ++i) {
+    const void* seg = reinterpret_cast<const void*>(base + i * SEGMENT_SIZE);
+    const auto kind = static_cast<usize>(segment_kind(seg));
+    if (kind == 0 || kind >= 4) continue;
+    kind_bytes[kind] += SEGMENT_SIZE;
+    s.resident += os::resident_bytes(seg, SEGMENT_SIZE);
+  }
+  s.small.segments = kind_bytes[static_cast<usize>(SegmentKind::Small)];
+  s.medium.segments = kind_bytes[static_cast<usize>(SegmentKind::Medium)];
+  s.huge_segments = kind_bytes[static_cast<usize>(SegmentKind::Huge)];
+  s.mapped = pages.mapped_bytes();
+  s.reserved = pages.reserved_bytes();
+  s.allocated = s.small.used + s.medium.used + s.huge_bytes;
+  s.active = sub_or_zero(s.small.managed, s.small_free_runs) + s.medium.used + s.huge_bytes;
+  s.metadata = sub_or_zero(s.small.segments, s.small.managed) + sub_or_zero(s.medium.segments, s.medium.managed) +
+               s.huge_count * os::page_size();
+  s.retained = sub_or_zero(s.reserved, s.small.segments + s.medium.segments + s.huge_segments);
+  return s;
+}
+
+}  // namespace strata::rt
