@@ -48,7 +48,7 @@ class TlsfPools : public ::testing::Test {
   usize n = 0;                    ///< live blocks in g_blocks[0, n)
   bool (*verify)() = nullptr;     ///< the engine the test used, verified at the end
   // No block headers left over from earlier tests (those would pass for live,
-  // as tlsf_block.hpp says, and differ between the two halves).
+  // as tlsf.hpp's block layout says, and differ between the two halves).
   void SetUp() override { std::memset(arena(), 0, ARENA_BYTES); }
   void TearDown() override {
     EXPECT_TRUE(verify == nullptr || verify());

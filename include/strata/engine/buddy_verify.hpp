@@ -4,17 +4,14 @@
 // Kept apart from buddy.hpp so the engine header stays about the fast paths;
 // buddy.hpp includes this file at its end, so including either gives the
 // whole engine. Nothing here runs unless a test (or Heap's verify) calls it.
-// STRATA_IN_CLASS_INLINE (in_class_inline.hpp) keeps the code as it was
-// when they were written in the class.
 #pragma once
 #include "strata/engine/buddy.hpp"
-#include "strata/engine/in_class_inline.hpp"
 
 namespace strata {
 
 template <class Cfg>
 template <class F>
-STRATA_IN_CLASS_INLINE bool Buddy<Cfg>::verify(F on_error) const {
+inline bool Buddy<Cfg>::verify(F on_error) const {
   auto fail = [&on_error](const char* what, const void* where) {
     on_error(what, where);
     return false;
@@ -44,7 +41,7 @@ STRATA_IN_CLASS_INLINE bool Buddy<Cfg>::verify(F on_error) const {
 }
 
 template <class Cfg>
-STRATA_IN_CLASS_INLINE const char* Buddy<Cfg>::verify_region(const Region* r, usize& free_leaves, usize& used) const {
+inline const char* Buddy<Cfg>::verify_region(const Region* r, usize& free_leaves, usize& used) const {
   usize splits = 0, allocs = 0;
   for (uptr a = r->base; a < r->end;) {
     // The largest node starting at a; it must exist because a starts a leaf

@@ -21,7 +21,7 @@
 // and returning blocks reads and writes metadata only, never block memory, so
 // a new span touches no memory and a batch of frees touches no block.
 //
-// Pointer-only free. Region metadata (engine/heap_region.hpp) gives every page
+// Pointer-only free. Region metadata (detail::HeapRegion, below) gives every page
 // a class byte and a span record; a slab block's span is the pointer masked by
 // the class's span size; a division-free multiply tells block starts from
 // interior pointers; a slot bitmap, out of band, tells live blocks from free
@@ -38,6 +38,10 @@
 // again (its first PageBuddy::FREE_LINK_BYTES hold the buddy's link).
 //
 // Not thread-safe: callers lock. constexpr-constructible (constinit globals).
+//
+// The file reads top to bottom: the region metadata (detail::HeapRegion,
+// detail::SpanRecord and the layout around them), then the engine. Its
+// verify() is in heap_verify.hpp.
 #pragma once
 #include "strata/core/bits.hpp"
 #include "strata/core/check.hpp"
@@ -45,14 +49,122 @@
 #include "strata/core/mem.hpp"
 #include "strata/core/types.hpp"
 #include "strata/engine/buddy.hpp"
-#include "strata/engine/heap_region.hpp"
 #include "strata/engine/size_classes.hpp"
 #include "strata/align.hpp"
 #include "strata/concepts.hpp"
 #include "strata/result.hpp"
 
-namespace strata {
+namespace strata::detail {
 
+// ---- Region metadata: layout, span records, slot bits -----------------------
+//
+// Every Heap region [start, start + size) begins with its metadata, so that a
+// pointer's page finds its descriptor with a subtraction and a shift:
+//
+//   start + 0                  HeapRegion header (below)
+//   start + CLASS_TABLE_OFFSET page class table: one byte per page of the region,
+//                              the size class of the span covering the page, or
+//                              NO_CLASS_BYTE (free page, large block, metadata).
+//                              Fixed offset: lookup_in_region reads it knowing
+//                              nothing but the region's start.
+//   then                       SpanRecord per page (32 bytes on 64-bit); only the
+//                              record of the first page of a span or large block
+//                              is in use.
+//   then                       slot bits: one bit per GRANULE bytes; a slab span's
+//                              share (its granules' bits) holds one bit per slot,
+//                              slot i at bit i, set exactly for live blocks (out
+//                              of band: free blocks carry nothing of the heap's).
+//   then                       the Buddy's own region (header, 2 bits per page),
+//                              whose blocks (whole pages) are the spans and large
+//                              blocks.
+//
+// Page numbers are absolute (address >> PAGE_SHIFT) minus the region's first
+// page, so a start that is not page-aligned still lines up with the buddy's
+// page-aligned blocks. Overhead per 4 KiB page: 1 + 32 + PAGE/GRANULE/8 bytes,
+// i.e. 65 bytes (1.6%) with 16-byte granules, 41 bytes (1.0%) with 64-byte ones,
+// plus the buddy's 2 bits and up to one page of rounding.
+
+/// Page class table entry for "no slab class here".
+inline constexpr u8 NO_CLASS_BYTE = 0xff;
+
+/// What the record of a page describes.
+enum class SpanKind : u8 {
+  None = 0,   ///< not the first page of a span or large block
+  Slab = 1,   ///< first page of a slab span
+  Large = 2,  ///< first page of a block handed out whole by the buddy
+};
+
+struct HeapRegion;
+
+/// State of one span (or large block), kept at its first page's index (32 bytes on 64-bit).
+struct SpanRecord {
+  ListNode link;           ///< in the class's partial list (unlinked when full, spare or large)
+  HeapRegion* region;      ///< the region holding the span
+  u16 used;                ///< live blocks
+  u16 hint;                ///< Slab: slot-bit words below this one are full (the search starts here)
+  SpanKind kind;
+  u8 cls;                  ///< Slab: the size class
+  u8 order;                ///< Slab and Large: buddy order (pages = 1 << order)
+};
+
+/// Header at the start of every Heap region.
+struct HeapRegion {
+  HeapRegion* next;
+  uptr start;              ///< the range handed to add_memory (overlap checks)
+  usize size;
+  uptr first_page;         ///< start >> PAGE_SHIFT
+  uptr begin;              ///< blocks handed out lie in [begin, end) (the buddy's range)
+  uptr end;
+  SpanRecord* spans;       ///< one per page
+  u64* live;               ///< one bit per granule, from address first_page << PAGE_SHIFT
+  BuddyRegion* buddy;      ///< the buddy's handle for this region
+};
+
+/// The class table sits right after the header, 16-byte aligned.
+inline constexpr usize CLASS_TABLE_OFFSET = (sizeof(HeapRegion) + 15) & ~usize{15};
+
+/// Where each part of a region's metadata goes (addresses), computed before
+/// anything is written so a region that is too small is refused untouched.
+struct RegionLayout {
+  usize pages;
+  uptr spans;
+  uptr live;
+  usize live_words;
+  uptr meta_end;  ///< first byte after the metadata (16-byte aligned)
+};
+
+/// Layout of a region [s, e) (s 16-aligned, e > s) with pages of 2^page_shift
+/// bytes and live bits per 2^granule_shift bytes. meta_end > e when the
+/// metadata alone does not fit.
+constexpr RegionLayout region_layout(uptr s, uptr e, u32 page_shift, u32 granule_shift) {
+  RegionLayout l{};
+  l.pages = ((e - 1) >> page_shift) - (s >> page_shift) + 1;
+  const uptr classes_end = s + CLASS_TABLE_OFFSET + l.pages;
+  l.spans = (classes_end + alignof(SpanRecord) - 1) & ~uptr{alignof(SpanRecord) - 1};
+  l.live = (l.spans + l.pages * sizeof(SpanRecord) + 7) & ~uptr{7};
+  l.live_words = (l.pages << (page_shift - granule_shift)) / 64;
+  l.meta_end = (l.live + l.live_words * 8 + 15) & ~uptr{15};
+  return l;
+}
+
+/// The page class table of the region starting at `start`.
+inline u8* class_table(uptr start) { return reinterpret_cast<u8*>(start + CLASS_TABLE_OFFSET); }
+
+/// Class bytes may be read without the heap's lock (lookup_in_region, for a
+/// block the caller owns, whose pages cannot change class meanwhile), so
+/// they are read and written with relaxed atomics: plain byte moves on every
+/// target, and no formal data race with a span being converted elsewhere.
+inline u8 load_class(uptr start, usize page) {
+  return __atomic_load_n(class_table(start) + page, __ATOMIC_RELAXED);
+}
+inline void store_classes(uptr start, usize first_page, usize pages, u8 cls) {
+  u8* t = class_table(start) + first_page;
+  for (usize i = 0; i < pages; ++i) __atomic_store_n(t + i, cls, __ATOMIC_RELAXED);
+}
+
+}  // namespace strata::detail
+
+namespace strata {
 /// The seed design's heap: classes 64..4096 (powers of two), spans of 64 blocks.
 /// A Heap Cfg provides Classes (a SizeClassMap), BUDDY_MAX_ORDER (largest
 /// buddy block = page << BUDDY_MAX_ORDER) and KEEP_SPARE_SPAN.
@@ -102,14 +214,41 @@ class Heap {
   Heap& operator=(const Heap&) = delete;
 
   /// Forgets all state and manages [start, start + size) alone (as add_memory).
-  Result<void> init(void* start, usize size);
+  Result<void> init(void* start, usize size) {
+    for (IntrusiveList& l : partial_) l.init();
+    for (SpanRecord*& s : spare_) s = nullptr;
+    spare_bytes_ = 0;
+    regions_ = last_ = nullptr;
+    used_ = 0;
+    buddy_.reset();
+    return add_memory(start, size);
+  }
 
   /// Adds the disjoint region [start, start + size). Its first bytes become
-  /// the region metadata (engine/heap_region.hpp, ~1.8% with 4 KiB pages).
+  /// the region metadata (detail::HeapRegion above, ~1.8% with 4 KiB pages).
   /// InvalidParam for a null or non-REGION_ALIGN start, a range wrapping the
   /// address space, or a region without room for a page after its metadata;
   /// MemoryOverlap when it overlaps a region already added.
-  Result<void> add_memory(void* start, usize size);
+  Result<void> add_memory(void* start, usize size) {
+    const uptr s = reinterpret_cast<uptr>(start);
+    uptr e = 0;
+    if (s == 0 || !is_aligned(s, REGION_ALIGN) || !checked_add(s, size, e) || size < PAGE_SIZE)
+      return AllocError::InvalidParam;
+    for (const HeapRegion* r = regions_; r != nullptr; r = r->next)
+      if (s < r->start + r->size && r->start < e) return AllocError::MemoryOverlap;
+    const detail::RegionLayout l = detail::region_layout(s, e, PAGE_SHIFT, GRANULE_SHIFT);
+    if (l.meta_end >= e) return AllocError::InvalidParam;
+    Result<detail::BuddyRegion*> b = buddy_.add_region(reinterpret_cast<void*>(l.meta_end), e - l.meta_end);
+    if (!b.ok()) return b.error();
+    HeapRegion* r = reinterpret_cast<HeapRegion*>(s);
+    *r = HeapRegion{regions_, s, size, s >> PAGE_SHIFT, b.value()->base, b.value()->end,
+                    reinterpret_cast<SpanRecord*>(l.spans), reinterpret_cast<u64*>(l.live), b.value()};
+    mem_set(detail::class_table(s), detail::NO_CLASS_BYTE, l.pages);
+    mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
+    mem_set(r->live, 0, l.live_words * sizeof(u64));
+    regions_ = r;
+    return ok();
+  }
 
   /// A block of at least size bytes aligned to align (a power of two): a slab
   /// block of class_for(size, align), else a large block of
@@ -258,7 +397,22 @@ class Heap {
   /// each, which is the caller's again (to unmap or reuse). Returns how many.
   /// f must not call into this heap. O(regions x pages / 64).
   template <class F>
-  usize remove_free_regions(F f);
+  usize remove_free_regions(F f) {
+    release_spare_spans();
+    usize removed = 0;
+    for (HeapRegion** link = &regions_; *link != nullptr;) {
+      HeapRegion* r = *link;
+      if (!buddy_.remove_region_if_free(r->buddy)) {
+        link = &r->next;
+        continue;
+      }
+      *link = r->next;
+      if (last_ == r) last_ = nullptr;
+      ++removed;
+      f(reinterpret_cast<void*>(r->start), r->size);
+    }
+    return removed;
+  }
 
   /// Stats. total: bytes of all pages the buddy manages (metadata excluded);
   /// used: bytes of live blocks (class sizes, large block sizes);
@@ -303,12 +457,32 @@ class Heap {
     u32 cls;  ///< slab class, or NO_CLASS for a large block
   };
 
-  HeapRegion* find_region(uptr a) const;
+  HeapRegion* find_region(uptr a) const {
+    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
+    for (HeapRegion* r = regions_; r != nullptr; r = r->next)
+      if (a >= r->begin && a < r->end) return r;
+    return nullptr;
+  }
   /// find_region for frees: a region found by the scan moves to the front of
   /// the list (and becomes the hint), so the regions in use stay near the head.
-  HeapRegion* locate_region(uptr a);
+  HeapRegion* locate_region(uptr a) {
+    if (last_ != nullptr && a >= last_->begin && a < last_->end) return last_;
+    for (HeapRegion** link = &regions_; *link != nullptr; link = &(*link)->next) {
+      HeapRegion* r = *link;
+      if (a < r->begin || a >= r->end) continue;
+      *link = r->next;
+      r->next = regions_;
+      regions_ = r;
+      return last_ = r;
+    }
+    return nullptr;
+  }
   /// find_region for an address the buddy just handed out (never null).
-  HeapRegion* region_holding(uptr a);
+  HeapRegion* region_holding(uptr a) {
+    HeapRegion* r = find_region(a);
+    STRATA_CHECK(r != nullptr, "heap: buddy block outside every region", a);
+    return last_ = r;
+  }
 
   static usize page_index(const HeapRegion& r, uptr a) { return (a >> PAGE_SHIFT) - r.first_page; }
   static SpanRecord& record_of(HeapRegion* r, uptr a) {
@@ -324,35 +498,134 @@ class Heap {
   /// The live block starting at a in region r, if any. The class byte of a's
   /// page picks slab or large; a slab block must start a slot of its span and
   /// have its live bit; a large block is the first byte of a Large record's page.
-  Found find_live(const HeapRegion* r, uptr a) const;
+  Found find_live(const HeapRegion* r, uptr a) const {
+    const usize page = page_index(*r, a);
+    const u8 cls = detail::load_class(r->start, page);
+    if (cls == detail::NO_CLASS_BYTE) {
+      SpanRecord* rec = &r->spans[page];
+      const bool live = rec->kind == SpanKind::Large && (a & (PAGE_SIZE - 1)) == 0;
+      return Found{live ? rec : nullptr, NO_CLASS};
+    }
+    const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
+    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, span) + slot_of(cls, a - span)))
+      return Found{nullptr, cls};
+    return Found{&r->spans[page_index(*r, span)], cls};
+  }
 
   /// Frees what find_live found at p (NotAllocated when it found nothing).
-  Result<void> free_found(Found f, void* p);
+  Result<void> free_found(Found f, void* p) {
+    if (f.rec == nullptr) return AllocError::NotAllocated;
+    SpanRecord& s = *f.rec;
+    last_ = s.region;
+    if (f.cls == NO_CLASS) {
+      used_ -= PAGE_SIZE << s.order;
+      s.kind = SpanKind::None;
+      const Result<void> r = buddy_.dealloc_in(s.region->buddy, p, s.order);
+      STRATA_CHECK(r.ok(), "heap: large block unknown to the buddy", p);
+      return ok();
+    }
+    const SizeClass& sc = Classes::get(f.cls);
+    const uptr base = span_base(s);
+    const usize slot = slot_of(f.cls, reinterpret_cast<uptr>(p) - base);
+    detail::bit_clear(s.region->live, granule(*s.region, base) + slot);
+    if (slot / 64 < s.hint) s.hint = static_cast<u16>(slot / 64);
+    used_ -= sc.size;
+    if (s.used-- == sc.blocks && sc.blocks > 1) partial_[f.cls].push_front(&s.link);
+    if (s.used == 0) span_emptied(s);
+    return ok();
+  }
 
   /// A span with a free slot for class cls: the first partial span, else the
   /// spare, else a new span from the buddy; null when the buddy is out.
-  SpanRecord* span_for_alloc(u32 cls);
+  SpanRecord* span_for_alloc(u32 cls) {
+    SpanRecord* s = nullptr;
+    if (!partial_[cls].empty()) return reinterpret_cast<SpanRecord*>(partial_[cls].first());
+    if (spare_[cls] != nullptr) {
+      s = spare_[cls];
+      spare_[cls] = nullptr;
+      spare_bytes_ -= Classes::get(cls).span_bytes;
+    } else {
+      const u32 order = log2_floor(Classes::get(cls).span_bytes) - PAGE_SHIFT;
+      const Result<void*> b = buddy_alloc(order);
+      if (!b.ok()) return nullptr;
+      const uptr base = reinterpret_cast<uptr>(b.value());
+      s = &record_of(region_holding(base), base);
+      s->kind = SpanKind::Slab;
+      s->cls = static_cast<u8>(cls);
+      s->order = static_cast<u8>(order);
+      s->used = s->hint = 0;
+      detail::store_classes(s->region->start, page_index(*s->region, base), usize{1} << order, static_cast<u8>(cls));
+    }
+    partial_[cls].push_front(&s->link);
+    return s;
+  }
 
   /// Index of the slot starting at offset off (a slot start, off < 2^16 x
   /// 2^16) of a span of class cls: off / size by a multiply with
   /// ceil(2^32 / size), exact for such offsets, derived from div_magic.
-  static usize slot_of(u32 cls, uptr off);
+  static usize slot_of(u32 cls, uptr off) {
+    const u64 m32 = (Classes::get(cls).div_magic >> 32) + 1;
+    return static_cast<usize>((static_cast<u64>(off) * m32) >> 32);
+  }
 
   /// The span's slot bits: bit i of word i / 64 is slot i (live when set).
-  static u64* slot_words(const SpanRecord& s);
+  static u64* slot_words(const SpanRecord& s) {
+    return s.region->live + granule(*s.region, span_base(s)) / 64;
+  }
 
   /// Takes up to n free slots of span s (the lowest first, a word at a time
   /// from the hint) into out; returns how many (0 only when s is full).
-  static usize take_blocks(SpanRecord& s, const SizeClass& sc, void** out, usize n);
+  static usize take_blocks(SpanRecord& s, const SizeClass& sc, void** out, usize n) {
+    u64* w = slot_words(s);
+    const uptr base = span_base(s);
+    const usize words = (sc.blocks + 63) / 64;
+    const u32 tail = sc.blocks % 64;  // valid bits in the last word (0: all)
+    usize got = 0, i = s.hint;
+    for (; i < words && got < n; ++i) {
+      u64 free = ~w[i];
+      if (i + 1 == words && tail != 0) free &= (u64{1} << tail) - 1;
+      u64 taken = 0;
+      for (; free != 0 && got < n; free &= free - 1) {
+        const u64 bit = free & (~free + 1);
+        taken |= bit;
+        out[got++] = reinterpret_cast<void*>(base + (i * 64 + ctz64(bit)) * sc.size);
+      }
+      w[i] |= taken;
+      if (free != 0) break;  // this word still has free slots: the hint stays on it
+    }
+    s.hint = static_cast<u16>(i);
+    s.used = static_cast<u16>(s.used + got);
+    return got;
+  }
 
   /// The last block of s was freed: keep s as its class's spare, or release it.
-  void span_emptied(SpanRecord& s);
+  void span_emptied(SpanRecord& s) {
+    if (s.link.linked()) IntrusiveList::remove(&s.link);
+    if (Cfg::KEEP_SPARE_SPAN && spare_[s.cls] == nullptr) {
+      s.hint = 0;  // no bit is set any more
+      spare_[s.cls] = &s;
+      spare_bytes_ += Classes::get(s.cls).span_bytes;
+      return;
+    }
+    release_span(s);
+  }
 
   /// A buddy block of the order; when the buddy is out, the spares go back
   /// first and the buddy is asked again.
-  Result<void*> buddy_alloc(u32 order);
+  Result<void*> buddy_alloc(u32 order) {
+    Result<void*> r = buddy_.alloc_order(order);
+    if (r.ok() || spare_bytes_ == 0) return r;
+    release_spare_spans();
+    return buddy_.alloc_order(order);
+  }
 
-  void release_span(SpanRecord& s);
+  void release_span(SpanRecord& s) {
+    const uptr base = span_base(s);
+    detail::store_classes(s.region->start, page_index(*s.region, base), usize{1} << s.order, detail::NO_CLASS_BYTE);
+    s.kind = SpanKind::None;
+    const Result<void> r = buddy_.dealloc_in(s.region->buddy, reinterpret_cast<void*>(base), s.order);
+    STRATA_CHECK(r.ok(), "heap: span unknown to the buddy", base);
+  }
 
   struct VerifyTotals {
     usize used = 0;     ///< live block bytes
@@ -376,8 +649,6 @@ class Heap {
 
 }  // namespace strata
 
-#include "strata/engine/heap_region_list.hpp"
-#include "strata/engine/heap_spans.hpp"
 #include "strata/engine/heap_verify.hpp"
 
 namespace strata {
