@@ -86,6 +86,13 @@ def frag-churn      "$W/frag_churn %s"                            --rounds=16   
 def powerlaw        "$W/powerlaw %s"                              --steps=12M        --steps=3M
 def realloc-grow    "$W/realloc_grow %s"                          --grown=80         --grown=10
 def big-cycle       "$W/big_cycle %s"                             --cycles=200       --cycles=30
+def big-cycle-mixed "$W/big_cycle --min=64K --max=16M --live=16 --spread=log %s"  --cycles=1500  --cycles=250
+def gen-churn-2     "$W/gen_churn --threads=2 %s"                 --ops=12M          --ops=3M
+def gen-churn-4     "$W/gen_churn --threads=4 %s"                 --ops=12M          -
+def remote-random-2 "$W/remote_random --threads=2 %s"             --ops=4M           --ops=1M
+def remote-random-4 "$W/remote_random --threads=4 %s"             --ops=4M           -
+def tight-loop-1    "$W/tight_loop --threads=1 %s"                --ops=100M         --ops=20M
+def tight-loop-2    "$W/tight_loop --threads=2 %s"                --ops=100M         -
 def sqlite3         "sqlite3 :memory:"                            80000              20000  "$inputs/sqlite-%s.sql"
 def python-json     "env PYTHONMALLOC=malloc PYTHONHASHSEED=0 $py $R/json_churn.py %s"  150  40
 
