@@ -32,6 +32,10 @@ enum class SegmentKind : u8 {
   Huge = 3,    ///< part of a huge block (header in the page before the block)
 };
 
+/// The page source's window of address space holds at most this many
+/// segments (64 GiB of addresses; none of it mapped until used).
+inline constexpr usize WINDOW_SEGMENTS = 16384;
+
 /// The small heap is split into arenas, each its own Heap behind its own
 /// lock; each arena's segments carry their own tag in the segment map, so the
 /// arena that takes a block back is known from the pointer.

@@ -20,6 +20,10 @@ void PageSource::ensure_reserved() {
     if (segments_.init(p, want).ok()) {
       reserve_base_ = reinterpret_cast<uptr>(p);
       reserve_size_ = want;
+      // Before any segment of the window exists (the lock is held): the
+      // page map covers the window from here on.
+      __atomic_store_n(&g_page_map.base, reserve_base_, __ATOMIC_RELAXED);
+      __atomic_store_n(&g_page_map.bytes, reserve_size_, __ATOMIC_RELEASE);
     }
     return;
   }

@@ -23,7 +23,7 @@ namespace strata::rt {
 class PageSource {
  public:
   /// Largest window (64 GiB of addresses; none of it mapped until used).
-  static constexpr usize MAX_RESERVE_SEGMENTS = 16384;
+  static constexpr usize MAX_RESERVE_SEGMENTS = WINDOW_SEGMENTS;
 
   constexpr PageSource() = default;
 

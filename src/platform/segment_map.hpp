@@ -53,6 +53,32 @@ inline void set_segment_tag(void* base, usize count, u8 tag) {
   for (usize i = 0; i < count; ++i) __atomic_store_n(&g_segment_kind[idx + i], tag, __ATOMIC_RELEASE);
 }
 
+/// The page map: one byte per 4 KiB page of the page source's window, where
+/// the small heap keeps its page class table (Heap's Cfg::class_table: class
+/// + 1 of the span on the page, 0 for none), so that free() finds a page's
+/// class with one bounded load instead of the segment table plus the region
+/// header. Pages outside the window, and every page until the window exists
+/// (base 0, bytes 0), read as 0 or fall outside it: their heaps keep the
+/// table in their own metadata. Zero-initialised .bss: 16 MiB of addresses,
+/// touched only where small segments are (1 KiB per segment).
+inline constexpr u32 PAGE_MAP_SHIFT = 12;
+inline constexpr usize PAGE_MAP_ENTRIES = (WINDOW_SEGMENTS * SEGMENT_SIZE) >> PAGE_MAP_SHIFT;
+struct PageMap {
+  uptr base;   ///< the window's first byte (set once by the page source, before any segment of it exists)
+  usize bytes; ///< the window's size
+  u8 code[PAGE_MAP_ENTRIES];
+};
+/// The map itself (segment_map.cpp): mutable process state outside the
+/// Runtime object for the same reason as g_segment_kind.
+extern PageMap g_page_map;
+
+/// The page map's entry for the page of the region starting at `start`
+/// (segment-aligned) when the region lies in the window; null otherwise.
+inline u8* page_map_entry(uptr start) {
+  const uptr off = start - __atomic_load_n(&g_page_map.base, __ATOMIC_RELAXED);
+  return off < __atomic_load_n(&g_page_map.bytes, __ATOMIC_RELAXED) ? &g_page_map.code[off >> PAGE_MAP_SHIFT] : nullptr;
+}
+
 /// Base of the segment holding p.
 inline void* segment_base(const void* p) {
   return reinterpret_cast<void*>(reinterpret_cast<uptr>(p) & ~SEGMENT_MASK);

@@ -34,15 +34,15 @@ void* with_reclaim(Attempt attempt) {
   return attempt();
 }
 
-/// A block of class cls by a refill of this thread's bin (its bin is empty).
-void* refill_class(u32 cls) {
-  return with_reclaim([cls] { return t_cache.refill(cls); });
+/// A block of class code `code` by a refill of this thread's bin (its bin is empty).
+void* refill_code(u32 code) {
+  return with_reclaim([code] { return t_cache.refill(code); });
 }
 
-/// A block of class cls from this thread's bin, else by a refill.
-void* alloc_class(u32 cls) {
-  void* p = t_cache.pop(cls);
-  return p != nullptr ? p : refill_class(cls);
+/// A block of class code `code` from this thread's bin, else by a refill.
+void* alloc_code(u32 code) {
+  void* p = ThreadCache::pop(code);
+  return p != nullptr ? p : refill_code(code);
 }
 
 /// The medium-or-huge choice, once.
@@ -71,7 +71,7 @@ void small_misuse(const char* fn, const void* p) {
 bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && g_runtime.huge.is_fresh(p); }
 
 void* allocate_after_fast(usize n) {
-  if (n <= SMALL_FAST_MAX) return refill_class(small_class_of(n));
+  if (n <= SMALL_FAST_MAX) return refill_code(static_cast<u32>(small_code_of(n)));
   return allocate_large(n, MIN_ALIGN);
 }
 
@@ -80,7 +80,7 @@ void* allocate_aligned(usize n, usize align) {
   if (align <= MIN_ALIGN) return allocate(n);
   if (n <= SMALL_MAX) {
     const u32 cls = small_class_for(n, align);
-    if (cls != NO_SMALL_CLASS) return alloc_class(cls);
+    if (cls != NO_SMALL_CLASS) return alloc_code(code_of_class(cls));
   }
   return allocate_large(n, align);
 }
@@ -117,9 +117,12 @@ void deallocate_slow(void* p, const char* fn) {
     case SegmentKind::Huge:
       g_runtime.huge.free(p, fn);
       break;
-    case SegmentKind::Small:  // reached only through the fast path's callers
-      deallocate(p, fn);
+    case SegmentKind::Small: {  // outside the window, or not a block start (misuse)
+      const SmallLookup lk = small_lookup(p);
+      if (!lk.block_start) small_misuse(fn, p);
+      ThreadCache::push(p, lk.code, fn);
       return;
+    }
     case SegmentKind::None:
     default:
       foreign_pointer(fn, p);
@@ -134,7 +137,7 @@ usize usable_size(const void* p, const char* fn) {
       const SmallLookup lk = small_lookup(p);
       if (!lk.block_start) small_misuse(fn, p);
       if (ThreadCache::is_free(p)) misuse(fn, "pointer to a freed block", p);
-      return small_class_size(lk.cls);
+      return small_class_size(class_of_code(lk.code));
     }
     case SegmentKind::Medium:
       return g_runtime.medium.usable_size(p, fn);

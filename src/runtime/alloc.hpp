@@ -27,7 +27,8 @@ void* allocate_after_fast(usize n);
 /// At least n bytes aligned to align (a power of two). Null on failure.
 void* allocate_aligned(usize n, usize align);
 
-/// Frees a pointer strata handed out that is not a small block; null is a
+/// Frees a pointer the page map did not find as a small block start (null,
+/// medium, huge, a small block outside the window, or misuse); null is a
 /// no-op. Misuse aborts.
 void deallocate_slow(void* p, const char* fn);
 
@@ -63,7 +64,7 @@ void small_misuse(const char* fn, const void* p);
 /// The fast path of malloc alone: a pop from this thread's bin, or null when
 /// the request needs a slow path (bin empty, not small). Never fails otherwise.
 inline void* allocate_fast(usize n) {
-  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return t_cache.pop(small_class_of(n));
+  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return ThreadCache::pop(small_code_of(n));
   return nullptr;
 }
 
@@ -79,13 +80,14 @@ inline void* allocate_with(usize n, usize align) {
   return align <= MIN_ALIGN ? allocate(n) : allocate_aligned(n, align);
 }
 
-/// free without errno: a small block (validated as a live block start)
-/// goes to this thread's cache inline; everything else to deallocate_slow.
+/// free without errno: a small block start found in the page map goes to
+/// this thread's cache inline (where its free tag is checked); everything
+/// else, misuse included, to deallocate_slow.
 inline void deallocate(void* p, const char* fn) {
-  if (__builtin_expect(in_small_segment(p), 1)) {
-    const SmallLookup lk = small_lookup(p);
-    if (__builtin_expect(!lk.block_start, 0)) return small_misuse(fn, p);
-    return t_cache.push(p, lk.cls, fn);
+  const uptr idx = page_map_index(p);  // page_lookup, each test its own branch
+  if (__builtin_expect(idx < PAGE_MAP_ENTRIES, 1)) {
+    const usize code = page_code(idx);
+    if (__builtin_expect(is_block_start(p, code), 1)) return ThreadCache::push(p, code, fn);
   }
   return deallocate_slow(p, fn);
 }

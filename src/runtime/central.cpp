@@ -61,9 +61,60 @@ void* SmallHeap::dealloc_batch(void* const* blocks, usize n) {
   return nullptr;
 }
 
+bool SmallHeap::put_chain(u32 cls, Chain c, void* const* blocks, void*& bad) {
+  const usize bytes = usize{c.n} * small_class_size(cls);
+  bad = nullptr;
+  if (__atomic_load_n(&transfer_count_[cls], __ATOMIC_RELAXED) == TRANSFER_CHAINS) return false;
+  // A block that passed the thread cache's checks but is not live here (a
+  // stale pointer freed twice after its memory was written to) must be caught
+  // now, as the engine's dealloc would catch it: kept, it would be handed out
+  // while the engine may hand it out too. The blocks are the caller's, so
+  // their liveness cannot change meanwhile: no lock needed to read it.
+  for (u32 i = 0; i < c.n; ++i) {
+    if (!engine_.live_in_region(segment_base(blocks[i]), blocks[i], cls)) {
+      bad = blocks[i];
+      return false;
+    }
+  }
+  LockGuard g(transfer_lock_);
+  if (transfer_count_[cls] == TRANSFER_CHAINS || transfer_bytes_ + bytes > TRANSFER_MAX_BYTES) return false;
+  transfer_[cls][transfer_count_[cls]] = c;
+  __atomic_store_n(&transfer_count_[cls], static_cast<u8>(transfer_count_[cls] + 1), __ATOMIC_RELAXED);
+  transfer_bytes_ += bytes;
+  return true;
+}
+
+SmallHeap::Chain SmallHeap::take_chain(u32 cls) {
+  if (__atomic_load_n(&transfer_count_[cls], __ATOMIC_RELAXED) == 0) return Chain{};  // the usual answer, lock-free
+  LockGuard g(transfer_lock_);
+  if (transfer_count_[cls] == 0) return Chain{};
+  const u8 k = static_cast<u8>(transfer_count_[cls] - 1);
+  const Chain c = transfer_[cls][k];
+  __atomic_store_n(&transfer_count_[cls], k, __ATOMIC_RELAXED);
+  transfer_bytes_ -= usize{c.n} * small_class_size(cls);
+  return c;
+}
+
+void SmallHeap::drain_transfer() {
+  LockGuard g(transfer_lock_);
+  for (u32 cls = 0; cls < NUM_SMALL_CLASSES; ++cls) {
+    for (u32 k = 0; k < transfer_count_[cls]; ++k) {
+      for (void* p = transfer_[cls][k].head; p != nullptr;) {
+        void* next = *static_cast<void**>(p);  // read before the engine owns p
+        const Result<void> r = engine_.dealloc_in_region(segment_base(p), p);
+        STRATA_CHECK(r.ok(), "small heap: a kept chain holds a block that is not live", p);
+        p = next;
+      }
+    }
+    __atomic_store_n(&transfer_count_[cls], u8{0}, __ATOMIC_RELAXED);
+  }
+  transfer_bytes_ = 0;
+}
+
 usize SmallHeap::release(PageSource& pages, Release what) {
   LockGuard g(lock_);
   if (!initialised_) return 0;
+  drain_transfer();
   // Wholly free segments go back first (the empty span each class keeps
   // against thrash is given back with them: a release comes after
   // purge_delay_ms, on malloc_trim or out of memory, so it is idle memory).
@@ -84,7 +135,22 @@ void SmallArenas::configure(u32 cpus) {
   count_ = want < MAX_SMALL_ARENAS ? want : MAX_SMALL_ARENAS;
 }
 
-u32 SmallArenas::next_arena() { return __atomic_fetch_add(&next_, 1u, __ATOMIC_RELAXED) % count_; }
+u32 SmallArenas::join_arena() {
+  // Two threads choosing at once may pick the same arena: a small imbalance,
+  // never an error (any arena serves any thread).
+  u32 best = 0, fewest = __atomic_load_n(&threads_[0], __ATOMIC_RELAXED);
+  for (u32 a = 1; a < count_; ++a) {
+    const u32 n = __atomic_load_n(&threads_[a], __ATOMIC_RELAXED);
+    if (n < fewest) best = a, fewest = n;
+  }
+  __atomic_fetch_add(&threads_[best], 1u, __ATOMIC_RELAXED);
+  return best;
+}
+
+void SmallArenas::leave_arena(u32 a) {
+  if (a < MAX_SMALL_ARENAS && __atomic_load_n(&threads_[a], __ATOMIC_RELAXED) != 0)
+    __atomic_fetch_sub(&threads_[a], 1u, __ATOMIC_RELAXED);
+}
 
 void SmallArenas::dealloc_batch(void* const* blocks, usize n, const char* fn) {
   if (n == 0) return;
@@ -125,9 +191,21 @@ usize SmallArenas::release(Release what, u64) {
   return released;
 }
 
+void SmallArenas::dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, const char* fn) {
+  if (c.n == 0) return;
+  const u32 a = small_arena_of(blocks[0]);
+  u32 same = 1;
+  while (same < c.n && small_arena_of(blocks[same]) == a) ++same;
+  void* bad = nullptr;
+  if (same == c.n && heaps_[a].put_chain(cls, c, blocks, bad)) return;
+  if (bad != nullptr) misuse(fn, "double free or invalid pointer", bad);
+  dealloc_batch(blocks, c.n, fn);
+}
+
 void SmallArenas::collect(Snapshot& s) {
   for (SmallHeap& h : heaps_) {
-    h.inspect([&](const SmallEngine& e) {
+    h.inspect([&](const SmallEngine& e, usize transfer) {
+      s.small_transfer += transfer;
       s.small.managed += e.total_bytes();
       s.small.used += e.used_bytes();
       s.small_free_runs += e.free_run_bytes();
@@ -140,7 +218,7 @@ void SmallArenas::collect(Snapshot& s) {
 void SmallArenas::collect_classes(ClassRow* rows) {
   for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) rows[c] = ClassRow{small_class_size(c), 0, 0, 0};
   for (SmallHeap& h : heaps_) {
-    h.inspect([&](const SmallEngine& e) {
+    h.inspect([&](const SmallEngine& e, usize) {
       e.for_each_slab_span([&](u32 cls, usize live, usize span_bytes) {
         if (cls >= NUM_SMALL_CLASSES) return;
         rows[cls].blocks += live;

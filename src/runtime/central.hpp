@@ -44,22 +44,71 @@ class SmallHeap {
   /// the heap did not hand out or already has (the rest untouched), or null.
   void* dealloc_batch(void* const* blocks, usize n);
 
-  /// Returns every segment with nothing in use to the page source and, for
+  /// A chain of free blocks of one class, linked through word 0 (the last
+  /// link null) and tagged free, as a thread cache's bin holds them.
+  struct Chain {
+    void* head = nullptr;
+    u32 n = 0;
+  };
+
+  /// The transfer cache (blocks flushed by one thread, refilled by another:
+  /// producer/consumer): keeps chain c of class cls, n blocks listed in
+  /// blocks[] too, whole for the next take_chain of the class, so neither
+  /// side does per-block engine work. Every block is first checked to be a
+  /// live block of cls (as a dealloc would check it). Returns false when the
+  /// cache is full (the caller then gives the blocks back one by one), and
+  /// the first block that is not live, if any, through bad (nothing kept).
+  bool put_chain(u32 cls, Chain c, void* const* blocks, void*& bad);
+
+  /// A chain of class cls kept by put_chain (the most recent), or none (n 0).
+  Chain take_chain(u32 cls);
+
+  /// Gives the transfer cache's chains back to the engine, returns every
+  /// segment with nothing in use to the page source and, for
   /// Release::FreePages, advises away the free runs of whole pages in the
   /// others; returns the bytes given back.
   usize release(PageSource& pages, Release what);
 
-  /// Calls f(const SmallEngine&) under the lock (statistics; f must not call strata).
-  template <class F> void inspect(F f) { LockGuard g(lock_); f(static_cast<const SmallEngine&>(engine_)); }
+  /// Calls f(const SmallEngine&, usize transfer_bytes) under the lock
+  /// (statistics; f must not call strata).
+  template <class F>
+  void inspect(F f) {
+    LockGuard g(lock_);
+    LockGuard t(transfer_lock_);
+    f(static_cast<const SmallEngine&>(engine_), transfer_bytes_);
+  }
 
-  void lock() { lock_.lock(); }
-  void unlock() { lock_.unlock(); }
-  void reset_lock_in_child() { lock_.reset(); }
+  void lock() {
+    lock_.lock();
+    transfer_lock_.lock();
+  }
+  void unlock() {
+    transfer_lock_.unlock();
+    lock_.unlock();
+  }
+  void reset_lock_in_child() {
+    lock_.reset();
+    transfer_lock_.reset();
+  }
 
  private:
   bool grow(PageSource& pages, u32 arena);  // adds one Small segment; lock held
-  Lock lock_{};
+  void drain_transfer();                    // every kept chain back to the engine; both locks held
+
+  /// Chains kept per class, and bytes kept per arena: a bound on memory that
+  /// sits free between two threads. Blocks kept here are resident as free
+  /// slots in their spans would be, and a purge pass gives them back. 8
+  /// chains: a producer/consumer pair with 16 batches of 256 mixed sizes in
+  /// flight refused half its chains at 4 (prodcons-2: 73k of 154k).
+  static constexpr u32 TRANSFER_CHAINS = 8;
+  static constexpr usize TRANSFER_MAX_BYTES = usize{4} << 20;
+
+  Lock lock_{};           ///< the engine's
+  Lock transfer_lock_{};  ///< the transfer cache's (taken after lock_ when both are)
   bool initialised_ = false;
+  u8 transfer_count_[NUM_SMALL_CLASSES] = {};  ///< written under transfer_lock_, read without it
+  usize transfer_bytes_ = 0;
+  Chain transfer_[NUM_SMALL_CLASSES][TRANSFER_CHAINS] = {};
   SmallEngine engine_{};
 };
 
@@ -71,8 +120,15 @@ class SmallArenas {
 
   /// Sets how many arenas are used (min(MAX_SMALL_ARENAS, 2 x CPUs)); once, at init.
   void configure(u32 cpus);
-  /// The arena for the next new thread (round robin).
-  u32 next_arena();
+  /// The arena for a thread whose cache turns on: the one fewest caching
+  /// threads use now (the lowest such index), counted as used by it until
+  /// leave_arena. Threads that replace exited ones so land on the arenas
+  /// those left, whose spans and free pages they reuse; round robin would
+  /// spread each generation of short-lived workers over fresh arenas
+  /// (docs/benchmarks.md, gen-churn and remote-random at 2 threads).
+  u32 join_arena();
+  /// A caching thread that had joined arena a exits.
+  void leave_arena(u32 a);
   /// Arenas in use (statistics; mallctl arenas.narenas).
   u32 count() const { return count_; }
 
@@ -83,6 +139,15 @@ class SmallArenas {
   /// arenas may be mixed: a thread frees what other threads allocated).
   /// Aborts naming `fn` on a block no arena handed out or already has.
   void dealloc_batch(void* const* blocks, usize n, const char* fn);
+
+  /// Takes back n free, tagged blocks of class cls, listed in blocks[] and
+  /// linked as chain c (SmallHeap::Chain): kept whole in the transfer cache
+  /// of their arena when they all belong to one and it has room, else given
+  /// back one by one. Aborts naming fn on a block no arena handed out.
+  void dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, const char* fn);
+
+  /// A chain of class cls from arena a's transfer cache, or none (n 0).
+  SmallHeap::Chain take_chain(u32 a, u32 cls) { return heaps_[a].take_chain(cls); }
 
   /// Component operations (file comment): every arena, in index order.
   usize release(Release what, u64 min_age_ms);
@@ -97,7 +162,7 @@ class SmallArenas {
   PageSource* pages_;
   SmallHeap heaps_[MAX_SMALL_ARENAS]{};
   u32 count_ = 1;
-  u32 next_ = 0;
+  u32 threads_[MAX_SMALL_ARENAS] = {};  ///< caching threads per arena (atomic; a hint, not a lock)
 };
 
 class MediumHeap {

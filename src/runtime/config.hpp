@@ -33,7 +33,17 @@ inline constexpr usize MEDIUM_MAX_ALIGN = 64 * 1024;
 inline constexpr usize MIN_ALIGN = 16;
 
 using SmallClasses = MallocClasses;
-using SmallEngine = Heap<MallocHeapConfig>;
+/// The malloc heap's configuration, with its page class tables in the page
+/// map for regions in the page source's window (segment_map.hpp), and in the
+/// region metadata for the others.
+struct SmallHeapConfig : MallocHeapConfig {
+  static u8* class_table(uptr start) {
+    u8* entry = page_map_entry(start);
+    return entry != nullptr ? entry : detail::class_table(start);
+  }
+};
+using SmallEngine = Heap<SmallHeapConfig>;
+static_assert(SmallEngine::PAGE_SHIFT == PAGE_MAP_SHIFT, "one page map byte per Heap page");
 /// TLSF with pools of at most one segment (see the file comment).
 struct MediumTlsfConfig {
   static constexpr u32 SL_LOG2 = TlsfDefaultConfig::SL_LOG2;
@@ -50,66 +60,114 @@ inline constexpr usize SMALL_FAST_MAX = SmallClasses::MAX_SIZE;
 static_assert(SMALL_FAST_MAX == SMALL_MAX, "routing threshold = largest slab class");
 static_assert(SmallClasses::MIN_ALIGN >= MIN_ALIGN, "every class keeps malloc's 16-byte alignment");
 
-/// Size -> class for every small size in one byte load: entry i answers
-/// sizes (16 (i-1), 16 i] (every class size is a multiple of 16).
-struct SmallClassTable {
-  u8 cls[SMALL_FAST_MAX / 16 + 1];
+/// Class codes: class c is code c + 1, the Heap's page class byte (0: no
+/// class). The thread cache's bins and the block-start rules are indexed by
+/// code, so free() uses the byte it loads as it is.
+inline constexpr u32 NUM_SMALL_CODES = NUM_SMALL_CLASSES + 1;
+constexpr u32 code_of_class(u32 cls) { return cls + 1; }
+constexpr u32 class_of_code(usize code) { return static_cast<u32>(code - 1); }
+static_assert(NUM_SMALL_CODES < 256);
+
+/// Size -> class code for every small size in one byte load: entry i
+/// answers sizes (16 (i-1), 16 i] (every class size is a multiple of 16).
+struct SmallCodeTable {
+  u8 code[SMALL_FAST_MAX / 16 + 1];
 };
-inline constexpr SmallClassTable SMALL_CLASS_TABLE = [] {
-  SmallClassTable t{};
-  for (usize i = 0; i <= SMALL_FAST_MAX / 16; ++i) t.cls[i] = static_cast<u8>(SmallClasses::class_for_size(i * 16));
+inline constexpr SmallCodeTable SMALL_CODE_TABLE = [] {
+  SmallCodeTable t{};
+  for (usize i = 0; i <= SMALL_FAST_MAX / 16; ++i)
+    t.code[i] = static_cast<u8>(code_of_class(SmallClasses::class_for_size(i * 16)));
   return t;
 }();
-static_assert(NUM_SMALL_CLASSES < 256);
 
-/// Class of an n-byte request, n <= SMALL_FAST_MAX.
-inline u32 small_class_of(usize n) { return SMALL_CLASS_TABLE.cls[(n + 15) >> 4]; }
+/// Class code of an n-byte request, n <= SMALL_FAST_MAX.
+inline usize small_code_of(usize n) { return SMALL_CODE_TABLE.code[(n + 15) >> 4]; }
 /// Class for n bytes aligned to align, or NO_SMALL_CLASS.
 inline u32 small_class_for(usize n, usize align) { return SmallClasses::class_for(n, align); }
 /// Block bytes of class cls.
 inline usize small_class_size(u32 cls) { return SmallClasses::size(cls); }
 
 struct SmallLookup {
-  u32 cls;           ///< the class byte of p's page: a class, or detail::NO_CLASS_BYTE
-  bool block_start;  ///< p starts a block slot of that class (never for NO_CLASS_BYTE)
+  usize code;        ///< class code of p's page (0: no class there)
+  bool block_start;  ///< p starts a block slot of that class (never for code 0)
 };
 
-/// What free() needs per class byte to tell a block start, precomputed so the
-/// check is a mask, a compare, a multiply and a compare (see
-/// SizeClass::div_magic): spans are aligned to their size, so the offset in
-/// the span is p & mask; offsets past the last whole block are never starts.
-/// Every byte value has a rule (those of no class: limit 0, nothing starts
-/// there), so the lookup needs no branch on "no class".
-struct BlockStartRule {
-  u64 magic;  ///< ceil(2^64 / size): off % size == 0 iff off * magic < magic
-  u32 mask;   ///< span_bytes - 1
-  u32 limit;  ///< blocks * size: offsets at or past this hold no block
-};
+/// What free() needs per class code to tell a block start, precomputed so the
+/// check is a mask, a multiply and one compare: spans are aligned to their
+/// size, so the offset in the span is off = p & mask, and off starts a block
+/// iff off % size == 0 and off < blocks * size. With magic = ceil(2^64 / size)
+/// and e = size * magic mod 2^64 (< size), off * magic mod 2^64 is q * e for
+/// off = q * size, and at least magic for every other off (Lemire, Kaser,
+/// Kurz 2019; see SizeClass::div_magic). So both conditions are one test,
+/// off * magic mod 2^64 < bound, with bound = blocks * e (< span <= magic), or
+/// 1 where e == 0 (power-of-two sizes, whose spans have no tail). Every byte
+/// value has a rule (code 0 and unused codes: bound 0, nothing starts there),
+/// so the lookup needs no branch on "no class".
+/// The rules as parallel arrays indexed by the class code, so each field is
+/// one scaled operand of the instruction that uses it.
 struct BlockStartTable {
-  BlockStartRule rule[256];
+  u64 magic[256];  ///< ceil(2^64 / size)
+  u64 bound[256];  ///< off * magic (mod 2^64) below this: a block start
+  u64 mask[256];   ///< span_bytes - 1
 };
 inline constexpr BlockStartTable BLOCK_START_TABLE = [] {
   BlockStartTable t{};  // rules of non-classes stay all zero
   for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) {
     const SizeClass& sc = SmallClasses::get(c);
-    t.rule[c] = BlockStartRule{sc.div_magic, sc.span_bytes - 1, sc.blocks * sc.size};
+    const u64 e = static_cast<u64>(sc.size) * sc.div_magic;  // mod 2^64
+    t.magic[code_of_class(c)] = sc.div_magic;
+    t.bound[code_of_class(c)] = e == 0 ? 1 : u64{sc.blocks} * e;
+    t.mask[code_of_class(c)] = sc.span_bytes - 1;
   }
   return t;
 }();
+/// The bound stays below the span and magic (so no other offset passes).
+constexpr bool block_start_bounds_ok() {
+  for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) {
+    const SizeClass& sc = SmallClasses::get(c);
+    const u64 e = static_cast<u64>(sc.size) * sc.div_magic;
+    if (e >= sc.size || u64{sc.blocks} * e >= sc.span_bytes || sc.span_bytes >= sc.div_magic) return false;
+  }
+  return true;
+}
+static_assert(block_start_bounds_ok());
 
-/// Class byte of p's page (p inside a Small segment) and whether p starts a
-/// block slot. The same answer as SmallEngine::lookup_in_region(segment_base(p),
-/// p) (a test checks every class and offset; NO_CLASS there is NO_CLASS_BYTE
-/// here), cheaper because a Small segment is exactly one Heap region: the
-/// page index is the offset in the segment. No branch: both tests are
-/// evaluated and combined with a bitwise and.
-inline SmallLookup small_lookup(const void* p) {
+/// Whether p starts a block slot of the class with code `code` (0: never).
+inline bool is_block_start(const void* p, usize code) {
   const uptr a = reinterpret_cast<uptr>(p);
-  const u8 c = detail::load_class(a & ~SEGMENT_MASK, (a & SEGMENT_MASK) >> SmallEngine::PAGE_SHIFT);
-  const BlockStartRule& r = BLOCK_START_TABLE.rule[c];
-  const u64 off = a & r.mask;
-  const bool start = (off < r.limit) & (off * r.magic < r.magic);
-  return SmallLookup{c, start};
+  const BlockStartTable& t = BLOCK_START_TABLE;
+  return (a & t.mask[code]) * t.magic[code] < t.bound[code];
+}
+
+/// The page map's index for p, or PAGE_MAP_ENTRIES or more when p lies
+/// outside the window (any pointer: no memory is read).
+inline uptr page_map_index(const void* p) {
+  return (reinterpret_cast<uptr>(p) - __atomic_load_n(&g_page_map.base, __ATOMIC_RELAXED)) >> PAGE_MAP_SHIFT;
+}
+
+/// The class code of the page with map index idx < PAGE_MAP_ENTRIES (0: no small span there).
+inline usize page_code(uptr idx) { return __atomic_load_n(&g_page_map.code[idx], __ATOMIC_RELAXED); }
+
+/// The page map's answer for any pointer: the class code of p's page and
+/// whether p starts a block slot of that class (code 0, not a start, when p
+/// lies outside the window or in no small span). The free() fast path does
+/// the same in two branches (alloc.hpp); the slow path asks the segment
+/// table (small_lookup).
+inline SmallLookup page_lookup(const void* p) {
+  const uptr idx = page_map_index(p);
+  if (idx >= PAGE_MAP_ENTRIES) return SmallLookup{0, false};
+  const usize code = page_code(idx);
+  return SmallLookup{code, is_block_start(p, code)};
+}
+
+/// The class code of p's page (p inside a Small segment, in the window or
+/// not) and whether p starts a block slot: the engine's answer from the
+/// region's class table wherever it is. A test checks page_lookup against it
+/// for every class and offset.
+inline SmallLookup small_lookup(const void* p) {
+  const auto lk = SmallEngine::lookup_in_region(segment_base(p), p);
+  if (lk.cls == SmallEngine::NO_CLASS) return SmallLookup{0, false};
+  return SmallLookup{code_of_class(lk.cls), lk.block_start};
 }
 
 }  // namespace strata::rt

@@ -60,12 +60,12 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  PageSource pages;  ///< first: the heaps hold its address
+  CacheShared caches;  ///< first: free() reads its tag secret at a link-time address
+  PageSource pages;
   SmallArenas small;
   MediumHeap medium;
   HugeHeap huge;
   Options options;
-  CacheShared caches;
   PurgePolicy purge;
   StatsEpoch stats_epoch;
 
@@ -109,7 +109,9 @@ class Runtime {
 };
 
 /// The process's allocator (constant-initialised: usable before constructors).
-extern constinit Runtime g_runtime;
+/// Hidden on the declaration too, so that code in other files reads its
+/// fields at a link-time address (one RIP-relative load, no GOT).
+extern constinit Runtime g_runtime __attribute__((visibility("hidden")));
 
 /// g_runtime.ensure_initialised().
 inline void ensure_initialised() { g_runtime.ensure_initialised(); }

@@ -35,6 +35,7 @@ struct Snapshot {
   usize small_arenas;       ///< arenas in use
   usize small_free_runs;    ///< small bytes in free buddy runs (no span)
   usize small_spare;        ///< small bytes in empty spans kept per class
+  usize small_transfer;     ///< small bytes in chains kept between threads (counted as used)
   EngineFigures medium;     ///< Tlsf
   usize huge_count;         ///< live huge blocks
   usize huge_bytes;         ///< their bytes (page-rounded)

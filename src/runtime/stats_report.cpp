@@ -80,6 +80,7 @@ void emit_engines(Emitter& e, const Snapshot& s) {
   e.kv("used", "live block bytes (thread-cached included)", s.small.used);
   e.kv("free_runs", "free run bytes (no span)", s.small_free_runs);
   e.kv("spare", "empty spare span bytes", s.small_spare);
+  e.kv("transfer", "bytes of freed chains kept for other threads (in used)", s.small_transfer);
   e.end();
   e.begin("medium", "Medium heap (TLSF; blocks up to config.medium_max):");
   e.kv("segments", "segment bytes", s.medium.segments);

@@ -12,11 +12,11 @@ namespace {
 /// Largest batch moved between a bin and the central heap at once.
 constexpr usize MAX_BATCH = 128;
 
-/// How many blocks of class cls a thread may cache: about `tcache_bytes`
+/// How many blocks of class code a thread may cache: about `tcache_bytes`
 /// worth per class, at least 4 and at most 2 * MAX_BATCH blocks.
-u32 limit_for(u32 cls) {
+u32 limit_for(u32 code) {
   const Options& o = g_runtime.options;
-  const usize size = small_class_size(cls);
+  const usize size = small_class_size(class_of_code(code));
   usize lim = o.tcache_class_bytes / size;
   if (lim < 4) lim = 4;
   if (lim > 2 * MAX_BATCH) lim = 2 * MAX_BATCH;
@@ -32,17 +32,26 @@ void ThreadCache::register_exit_key() {
     __atomic_store_n(&s.exit_key_ok, true, __ATOMIC_RELEASE);
 }
 
+void* ThreadCache::open(u32 code) {
+  void* head = heads_[code];
+  if (reinterpret_cast<uptr>(head) == BUSY) reentered();
+  heads_[code] = reinterpret_cast<void*>(BUSY);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin changes
+  return head;
+}
+
 void ThreadCache::on_thread_exit(void* cache) {
   ThreadCache& c = *static_cast<ThreadCache*>(cache);
+  if (c.state_ == State::Live) g_runtime.small.leave_arena(c.arena_);
   c.state_ = State::Dead;
   // Limit 0: any later free (from other TLS destructors) overflows at once
   // and goes straight back to the central heap.
-  c.enter();
-  for (Bin& b : c.bins_) {
-    b.room -= static_cast<i32>(b.limit);
-    b.limit = 0;
+  for (u32 code = 1; code < NUM_SMALL_CODES; ++code) {
+    void* head = c.open(code);
+    c.room_[code] -= static_cast<i32>(c.limits_[code]);
+    c.limits_[code] = 0;
+    c.close(code, head);
   }
-  c.leave();
   c.flush_all();
 }
 
@@ -53,91 +62,109 @@ void ThreadCache::setup() {
   ensure_initialised();
   arena_ = 0;
   warmup_left_ = WARMUP_ALLOCS;
+  warmup_frees_left_ = WARMUP_FREES;
   state_ = State::Warming;
   // After Warming: if the key's setter allocates (keys >= 32), that malloc is served normally.
   const CacheShared& s = g_runtime.caches;
   if (__atomic_load_n(&s.exit_key_ok, __ATOMIC_ACQUIRE)) os::set_thread_key(s.exit_key, this);
 }
 
-// Warming -> Live: the thread gets its own arena (round robin) and the bins their limits.
+// Warming -> Live: the thread joins an arena and the bins get their limits.
 void ThreadCache::enable() {
-  arena_ = static_cast<u8>(g_runtime.small.next_arena());
-  enter();
-  for (Bin& b : bins_) {
-    const u32 lim = limit_for(static_cast<u32>(&b - bins_));
-    b.room += static_cast<i32>(lim - b.limit);
-    b.limit = lim;
+  arena_ = static_cast<u8>(g_runtime.small.join_arena());
+  for (u32 code = 1; code < NUM_SMALL_CODES; ++code) {
+    const u32 lim = limit_for(code);
+    void* head = open(code);
+    room_[code] += static_cast<i32>(lim - limits_[code]);
+    limits_[code] = lim;
+    close(code, head);
   }
   state_ = State::Live;
-  leave();
 }
 
-// Gives all but `keep` blocks of `b` back to the central heap. It returns the
-// blocks at the head of the list, the most recently freed: their lines are
-// still in cache, so walking them and linking them into their spans costs no
-// misses, where walking to the cold tail would miss on every block.
-void ThreadCache::flush_bin(Bin& b, u32 keep) {
-  const u32 count = b.count();
-  u32 give = count > keep ? count - keep : 0;
+// Gives all but `keep` blocks of bin code back to the central heap. It returns
+// the blocks at the head of the list, the most recently freed: their lines
+// are still in cache, so walking them and linking them into their spans costs
+// no misses, where walking to the cold tail would miss on every block.
+void ThreadCache::flush_bin(u32 code, u32 keep) {
+  const u32 n_cached = count(code);
+  u32 give = n_cached > keep ? n_cached - keep : 0;
   void* batch[MAX_BATCH];
   while (give > 0) {
     const u32 n = give < MAX_BATCH ? give : static_cast<u32>(MAX_BATCH);
-    enter();
-    void* cur = b.head;
+    void* cur = open(code);
     for (u32 i = 0; i < n; ++i) {
       batch[i] = cur;
       cur = *static_cast<void**>(cur);
     }
-    b.head = cur;
-    b.room += static_cast<i32>(n);
-    leave();
+    room_[code] += static_cast<i32>(n);
+    close(code, cur);
     give -= n;
-    g_runtime.small.dealloc_batch(batch, n, "free");
+    // The batch leaves as a chain (its blocks stay linked and tagged), which
+    // another thread's refill may take whole (the transfer cache).
+    *static_cast<void**>(batch[n - 1]) = nullptr;
+    g_runtime.small.dealloc_chain(class_of_code(code), SmallHeap::Chain{batch[0], n}, batch, "free");
   }
 }
 
-void* ThreadCache::refill(u32 cls) {
+void* ThreadCache::refill(u32 code) {
   if (state_ != State::Live) {
     if (state_ == State::Fresh) setup();
     if (state_ == State::Warming && --warmup_left_ == 0) enable();
-    if (state_ != State::Live || bins_[cls].limit == 0) {
+    if (state_ != State::Live || limits_[code] == 0) {
       void* one = nullptr;
-      if (g_runtime.small.alloc_batch(arena_, cls, &one, 1) == 0) return nullptr;
+      if (g_runtime.small.alloc_batch(arena_, class_of_code(code), &one, 1) == 0) return nullptr;
       static_cast<u64*>(one)[1] = 0;
       return one;
     }
   }
-  Bin& b = bins_[cls];
-  usize want = b.limit / 2 + 1;
+  // A chain another thread flushed (producer/consumer): installed as it is,
+  // its first block returned.
+  if (const SmallHeap::Chain c = g_runtime.small.take_chain(arena_, class_of_code(code)); c.n != 0) {
+    void* old = open(code);  // null (the bin ran dry), unless a signal handler freed into it meanwhile
+    void* first = c.head;
+    void* rest = *static_cast<void**>(first);
+    if (old != nullptr) {  // keep those blocks too: after the chain's last
+      void* last = first;
+      while (*static_cast<void**>(last) != nullptr) last = *static_cast<void**>(last);
+      *static_cast<void**>(last) = old;
+      if (rest == nullptr) rest = old;
+    }
+    room_[code] -= static_cast<i32>(c.n - 1);
+    close(code, rest);
+    static_cast<u64*>(first)[1] = 0;
+    return first;
+  }
+  usize want = limits_[code] / 2 + 1;
   if (want > MAX_BATCH) want = MAX_BATCH;
-  u8& grow = refill_log_[cls];
+  u8& grow = refill_log_[code];
   if ((usize{FIRST_REFILL} << grow) < want) want = usize{FIRST_REFILL} << grow++;
   void* batch[MAX_BATCH];
-  const usize n = g_runtime.small.alloc_batch(arena_, cls, batch, want);
+  const usize n = g_runtime.small.alloc_batch(arena_, class_of_code(code), batch, want);
   if (n == 0) return nullptr;
   // Every block in a bin is free and carries its tag, fresh ones included.
-  enter();
+  void* head = open(code);
   for (usize i = n; i-- > 1;) {
-    *static_cast<void**>(batch[i]) = b.head;
+    *static_cast<void**>(batch[i]) = head;
     static_cast<u64*>(batch[i])[1] = free_tag(batch[i]);
-    b.head = batch[i];
+    head = batch[i];
   }
-  b.room -= static_cast<i32>(n - 1);
-  leave();
+  room_[code] -= static_cast<i32>(n - 1);
+  close(code, head);
   static_cast<u64*>(batch[0])[1] = 0;
   return batch[0];
 }
 
-void ThreadCache::overflow(u32 cls) {
+void ThreadCache::overflow(usize code) {
   if (state_ == State::Fresh) setup();
-  Bin& b = bins_[cls];
-  flush_bin(b, state_ == State::Live ? b.limit / 2 : 0);
+  if (state_ == State::Warming && --warmup_frees_left_ == 0) enable();
+  flush_bin(static_cast<u32>(code), state_ == State::Live ? limits_[code] / 2 : 0);
   g_runtime.purge.tick();
 }
 
 void ThreadCache::flush_all() {
-  for (Bin& b : bins_)
-    if (b.count() != 0) flush_bin(b, 0);
+  for (u32 code = 1; code < NUM_SMALL_CODES; ++code)
+    if (count(code) != 0) flush_bin(code, 0);
 }
 
 }  // namespace strata::rt

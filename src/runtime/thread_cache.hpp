@@ -17,15 +17,19 @@
 // sits: push() aborts on it. (A program would have to store that exact 64-bit
 // value itself for a false alarm.)
 //
-// Re-entry: every change to a bin is bracketed by a per-thread mark. A signal
-// handler that calls malloc or free while the code it interrupted is halfway
-// through one (a block popped but the head not yet moved) would hand one
-// block out twice; instead it finds the mark and aborts with a message
-// (RELIABILITY #20; the central heaps' locks catch the same on slow paths).
+// Re-entry: every change to a bin is bracketed by a mark in the bin itself:
+// its head holds BUSY (a value no block address has) until the change is
+// done. A signal handler that calls malloc or free while the code it
+// interrupted is halfway through one (a block popped but the head not yet
+// moved) would hand one block out twice; instead it finds BUSY and aborts
+// with a message (RELIABILITY #20; the central heaps' locks catch the same on
+// slow paths). The mark costs one store per operation: the test rides on the
+// head load the operation makes anyway.
 //
-// Warm-up: a new thread serves its first WARMUP_ALLOCS allocations straight
-// from its arena and caches nothing, so a thread that exits soon (or that
-// starts allocating inside its last TLS destructor round) leaves nothing behind.
+// Warm-up: a new thread serves its first WARMUP_ALLOCS allocations (or
+// WARMUP_FREES frees) straight from and to its arena and caches nothing, so a
+// thread that exits soon (or that starts allocating inside its last TLS
+// destructor round) leaves nothing behind.
 //
 // Thread exit: a thread-key destructor gives every cached block back; after
 // that the thread's cache is marked Dead and the thread's later calls (from
@@ -50,6 +54,13 @@ namespace strata::rt {
 /// pays ~256 uncached calls once.
 inline constexpr u32 WARMUP_ALLOCS = 256;
 
+/// Frees that turn a thread's cache on as well, if it has not made
+/// WARMUP_ALLOCS allocations by then: a thread that only frees (the consumer
+/// of a producer/consumer pair) would otherwise give every block back to the
+/// central heap alone, a lock round per free. Four times the allocations, so
+/// that short-lived threads, which free what they allocated, stay uncached.
+inline constexpr u32 WARMUP_FREES = 4 * WARMUP_ALLOCS;
+
 /// Blocks a bin's first refill takes. Each refill after it takes twice as
 /// many, up to half the bin: a thread that uses a class a few times pulls a
 /// few blocks of it, not half a bin (thread-churn: 200 allocations a thread,
@@ -64,47 +75,24 @@ class ThreadCache {
  public:
   constexpr ThreadCache() = default;
 
-  /// Pops a block of class cls; null when the bin is empty. The block's free
-  /// tag is cleared: it is live from here on.
-  void* pop(u32 cls) {
-    enter();
-    Bin& b = bins_[cls];
-    void* p = b.head;
-    if (__builtin_expect(p != nullptr, 1)) {
-      b.head = *static_cast<void**>(p);
-      ++b.room;
-      static_cast<u64*>(p)[1] = 0;
-    }
-    leave();
-    return p;
-  }
+  /// Pops a block of the class with code `code` (config.hpp) from this
+  /// thread's cache; null when the bin is empty. The block's free tag is
+  /// cleared: it is live from here on.
+  static void* pop(usize code);
 
-  /// Takes back p, a block start of class cls (the caller validated that):
-  /// aborts naming fn when p is free already (double free); gives half the
-  /// bin back to the central heap when it is over its limit.
-  void push(void* p, u32 cls, const char* fn) {
-    u64* w = static_cast<u64*>(p);
-    const u64 tag = free_tag(p);  // a local: the fences below need not reload the secret
-    if (__builtin_expect(w[1] == tag, 0)) return small_double_free(fn, p);
-    enter();
-    Bin& b = bins_[cls];
-    *static_cast<void**>(p) = b.head;
-    w[1] = tag;
-    b.head = p;
-    if (__builtin_expect(--b.room < 0, 0)) {
-      leave();
-      return overflow(cls);
-    }
-    leave();
-  }
+  /// Takes back p, a block start of the class with code `code` (the caller validated that),
+  /// into this thread's cache: aborts naming fn when p is free already
+  /// (double free); gives half the bin back to the central heap when it is
+  /// over its limit.
+  static void push(void* p, usize code, const char* fn);
 
   /// True when small block p carries its free tag: it is free right now.
   static bool is_free(const void* p) { return static_cast<const u64*>(p)[1] == free_tag(p); }
 
-  /// Slow path of malloc for class cls (the bin is empty): sets the thread up
+  /// Slow path of malloc for class code `code` (the bin is empty): sets the thread up
   /// if needed, refills the bin from the central heap and returns one block;
   /// null when out of memory.
-  void* refill(u32 cls);
+  void* refill(u32 code);
 
   /// Gives every cached block back to the central heap (malloc_trim, OOM
   /// reclaim, thread.tcache.flush). The cache stays usable.
@@ -114,12 +102,8 @@ class ThreadCache {
   static void register_exit_key();
 
  private:
-  struct Bin {
-    void* head = nullptr;  ///< first free block; its word 0 links the next
-    i32 room = 0;          ///< limit - blocks in the list; push() overflows when it goes below 0
-    u32 limit = 0;         ///< most blocks the list may hold (0 until the thread is set up)
-    u32 count() const { return static_cast<u32>(static_cast<i32>(limit) - room); }
-  };
+  /// The head of a bin while an operation changes it (file comment).
+  static constexpr uptr BUSY = 1;
 
   /// Fresh: never allocated. Warming: served straight from its arena (no
   /// cached blocks) for its first WARMUP_ALLOCS allocations. Live: caching.
@@ -129,35 +113,72 @@ class ThreadCache {
   /// Tag a free block carries in its second word.
   static u64 free_tag(const void* p) { return reinterpret_cast<uptr>(p) ^ g_runtime.caches.tag_secret; }
 
-  /// The re-entry bracket (file comment). Compiler fences only: a signal runs
-  /// on the same thread. A compare, a branch and two byte stores per bracket.
-  void enter() {
-    if (__builtin_expect(busy_ != 0, 0)) reentered();
-    busy_ = 1;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin is touched
-  }
-  void leave() {
+  /// Slow-path bracket of one bin: marks it BUSY and returns its head
+  /// (aborting when it is BUSY already: re-entry); close() stores the new head.
+  void* open(u32 code);
+  void close(u32 code, void* head) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the bin is done before the mark clears
-    busy_ = 0;
+    heads_[code] = head;
   }
+  u32 count(u32 code) const { return static_cast<u32>(static_cast<i32>(limits_[code]) - room_[code]); }
 
-  void overflow(u32 cls);       // push() found the bin over its limit
-  void setup();                 // Fresh -> Warming
-  void enable();                // Warming -> Live
-  void flush_bin(Bin& b, u32 keep);
+  void overflow(usize code);  // push() found the bin over its limit
+  void setup();            // Fresh -> Warming
+  void enable();           // Warming -> Live
+  void flush_bin(u32 code, u32 keep);
   static void on_thread_exit(void* cache);
 
-  Bin bins_[NUM_SMALL_CLASSES]{};
+  // Bins as parallel arrays indexed by class code (entry 0 unused), so the
+  // fast paths address a bin's head and room with one %fs-relative operand
+  // each (no address arithmetic).
+  void* heads_[NUM_SMALL_CODES] = {};  ///< first free block (word 0 links the next), null, or BUSY
+  i32 room_[NUM_SMALL_CODES] = {};     ///< limit - blocks in the bin; push() overflows below 0
+  u32 limits_[NUM_SMALL_CODES] = {};   ///< most blocks a bin may hold (0 until the thread is Live)
   State state_ = State::Fresh;
   u8 arena_ = 0;        ///< the small-heap arena this thread refills from
-  u8 busy_ = 0;         ///< 1 while the thread is inside a bin operation (enter)
-  u32 warmup_left_ = 0; ///< allocations left in the Warming state
-  /// Per class: the next refill takes FIRST_REFILL << refill_log_[cls] blocks
+  u32 warmup_left_ = 0;        ///< allocations left in the Warming state
+  u32 warmup_frees_left_ = 0;  ///< frees left in the Warming state
+  /// Per class code: the next refill takes FIRST_REFILL << refill_log_[code] blocks
   /// (at most half the bin): a bin's first refills are small and grow with use.
-  u8 refill_log_[NUM_SMALL_CLASSES] = {};
+  u8 refill_log_[NUM_SMALL_CODES] = {};
 };
 
 /// This thread's cache (static TLS, initial-exec: no allocation to reach it).
 extern constinit thread_local ThreadCache t_cache;
+
+// The fast paths name t_cache itself (not `this`), so that each access is one
+// %fs-relative operand.
+
+inline void* ThreadCache::pop(usize code) {
+  void* p = t_cache.heads_[code];
+  if (__builtin_expect(reinterpret_cast<uptr>(p) <= BUSY, 0)) {
+    if (p != nullptr) reentered();
+    return nullptr;
+  }
+  t_cache.heads_[code] = reinterpret_cast<void*>(BUSY);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin changes
+  void* next = *static_cast<void**>(p);
+  ++t_cache.room_[code];
+  static_cast<u64*>(p)[1] = 0;
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the bin is done before the mark clears
+  t_cache.heads_[code] = next;
+  return p;
+}
+
+inline void ThreadCache::push(void* p, usize code, const char* fn) {
+  u64* w = static_cast<u64*>(p);
+  const u64 tag = free_tag(p);  // a local: the fences below need not reload the secret
+  if (__builtin_expect(w[1] == tag, 0)) return small_double_free(fn, p);
+  void* head = t_cache.heads_[code];
+  if (__builtin_expect(reinterpret_cast<uptr>(head) == BUSY, 0)) reentered();
+  t_cache.heads_[code] = reinterpret_cast<void*>(BUSY);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  *static_cast<void**>(p) = head;
+  w[1] = tag;
+  const i32 room = --t_cache.room_[code];
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  t_cache.heads_[code] = p;
+  if (__builtin_expect(room < 0, 0)) return t_cache.overflow(code);
+}
 
 }  // namespace strata::rt

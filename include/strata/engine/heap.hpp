@@ -63,10 +63,13 @@ namespace strata::detail {
 //
 //   start + 0                  HeapRegion header (below)
 //   start + CLASS_TABLE_OFFSET page class table: one byte per page of the region,
-//                              the size class of the span covering the page, or
-//                              NO_CLASS_BYTE (free page, large block, metadata).
-//                              Fixed offset: lookup_in_region reads it knowing
-//                              nothing but the region's start.
+//                              the size class + 1 of the span covering the page,
+//                              or NO_CLASS_BYTE, 0 (free page, large block,
+//                              metadata). Fixed offset: lookup_in_region reads it
+//                              knowing nothing but the region's start. A Cfg may
+//                              keep the table elsewhere (Cfg::class_table, see
+//                              Heap::class_bytes); zero-filled memory then reads
+//                              as "no class" without being initialised.
 //   then                       SpanRecord per page (32 bytes on 64-bit); only the
 //                              record of the first page of a span or large block
 //                              is in use.
@@ -84,8 +87,10 @@ namespace strata::detail {
 // i.e. 65 bytes (1.6%) with 16-byte granules, 41 bytes (1.0%) with 64-byte ones,
 // plus the buddy's 2 bits and up to one page of rounding.
 
-/// Page class table entry for "no slab class here".
-inline constexpr u8 NO_CLASS_BYTE = 0xff;
+/// Page class table entry for "no slab class here"; class c is stored as c + 1.
+inline constexpr u8 NO_CLASS_BYTE = 0;
+/// The page class table's byte for slab class cls (< 255).
+constexpr u8 class_code(u32 cls) { return static_cast<u8>(cls + 1); }
 
 /// What the record of a page describes.
 enum class SpanKind : u8 {
@@ -147,19 +152,27 @@ constexpr RegionLayout region_layout(uptr s, uptr e, u32 page_shift, u32 granule
   return l;
 }
 
-/// The page class table of the region starting at `start`.
+/// The page class table inside the metadata of the region starting at `start`.
 inline u8* class_table(uptr start) { return reinterpret_cast<u8*>(start + CLASS_TABLE_OFFSET); }
 
 /// Class bytes may be read without the heap's lock (lookup_in_region, for a
 /// block the caller owns, whose pages cannot change class meanwhile), so
 /// they are read and written with relaxed atomics: plain byte moves on every
 /// target, and no formal data race with a span being converted elsewhere.
-inline u8 load_class(uptr start, usize page) {
-  return __atomic_load_n(class_table(start) + page, __ATOMIC_RELAXED);
+inline u8 load_class(const u8* table, usize page) { return __atomic_load_n(table + page, __ATOMIC_RELAXED); }
+inline void store_classes(u8* table, usize first_page, usize pages, u8 code) {
+  u8* t = table + first_page;
+  for (usize i = 0; i < pages; ++i) __atomic_store_n(t + i, code, __ATOMIC_RELAXED);
 }
-inline void store_classes(uptr start, usize first_page, usize pages, u8 cls) {
-  u8* t = class_table(start) + first_page;
-  for (usize i = 0; i < pages; ++i) __atomic_store_n(t + i, cls, __ATOMIC_RELAXED);
+
+/// Live (slot) bits likewise: written under the heap's lock, read by
+/// live_in_region without it (for blocks the caller owns, whose bits cannot
+/// change meanwhile). Relaxed loads and stores: plain moves, no locked RMW.
+inline bool live_test(const u64* w, usize i) { return (__atomic_load_n(w + (i >> 6), __ATOMIC_RELAXED) >> (i & 63)) & 1; }
+inline void live_or(u64* w, u64 bits) { __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) | bits, __ATOMIC_RELAXED); }
+inline void live_clear(u64* w, usize i) {
+  u64* word = w + (i >> 6);
+  __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) & ~(u64{1} << (i & 63)), __ATOMIC_RELAXED);
 }
 
 }  // namespace strata::detail
@@ -195,6 +208,19 @@ class Heap {
   /// Page size of the region metadata and of the buddy (the smallest span).
   static constexpr u32 PAGE_SHIFT = Classes::MIN_SPAN_LOG2;
   static constexpr usize PAGE_SIZE = usize{1} << PAGE_SHIFT;
+
+  /// The page class table of the region starting at `start`: inside its
+  /// metadata, or where Cfg::class_table(start) says when the Cfg has one (a
+  /// table that must read as NO_CLASS_BYTE where never written, one byte per
+  /// page of the region from its first page; the hosted runtime keeps one map
+  /// over all its address space, so free() finds a page's class with one load).
+  static u8* class_bytes(uptr start) {
+    if constexpr (requires { Cfg::class_table(start); }) {
+      return Cfg::class_table(start);
+    } else {
+      return detail::class_table(start);
+    }
+  }
   /// Region starts must be multiples of this.
   static constexpr usize REGION_ALIGN = 16;
   struct BuddyCfg {
@@ -243,7 +269,7 @@ class Heap {
     HeapRegion* r = reinterpret_cast<HeapRegion*>(s);
     *r = HeapRegion{regions_, s, size, s >> PAGE_SHIFT, b.value()->base, b.value()->end,
                     reinterpret_cast<SpanRecord*>(l.spans), reinterpret_cast<u64*>(l.live), b.value()};
-    mem_set(detail::class_table(s), detail::NO_CLASS_BYTE, l.pages);
+    mem_set(class_bytes(s), detail::NO_CLASS_BYTE, l.pages);
     mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
     mem_set(r->live, 0, l.live_words * sizeof(u64));
     regions_ = r;
@@ -293,6 +319,21 @@ class Heap {
     if (r->start != reinterpret_cast<uptr>(region_base) || a < r->begin || a >= r->end)
       return AllocError::NotAllocated;
     return free_found(find_live(r, a), p);
+  }
+
+  /// True when p is a live block of class cls (< num_classes()) in the
+  /// region whose metadata starts at region_base, as dealloc_in_region would
+  /// accept it; nothing changes. For a caller that keeps freed blocks aside
+  /// (a cache) and must know they are really live before it does. May be
+  /// called without the heap's lock for blocks the caller owns (their class
+  /// byte and live bit cannot change meanwhile; both are read atomically).
+  bool live_in_region(const void* region_base, const void* p, u32 cls) const {
+    const auto* r = static_cast<const HeapRegion*>(region_base);
+    const uptr a = reinterpret_cast<uptr>(p);
+    if (r->start != reinterpret_cast<uptr>(region_base) || a < r->begin || a >= r->end) return false;
+    if (detail::load_class(class_bytes(r->start), page_index(*r, a)) != detail::class_code(cls)) return false;
+    const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
+    return Classes::is_block_offset(cls, a - span) && detail::live_test(r->live, granule(*r, span) + slot_of(cls, a - span));
   }
 
   /// The ByteAllocator dealloc: as dealloc(p), and size/align must be what
@@ -370,8 +411,9 @@ class Heap {
   /// is a hint to confirm under the lock (dealloc does).
   static Lookup lookup_in_region(const void* region_base, const void* p) {
     const uptr b = reinterpret_cast<uptr>(region_base), a = reinterpret_cast<uptr>(p);
-    const u8 cls = detail::load_class(b, (a >> PAGE_SHIFT) - (b >> PAGE_SHIFT));
-    if (cls == detail::NO_CLASS_BYTE) return Lookup{NO_CLASS, false};
+    const u8 code = detail::load_class(class_bytes(b), (a >> PAGE_SHIFT) - (b >> PAGE_SHIFT));
+    if (code == detail::NO_CLASS_BYTE) return Lookup{NO_CLASS, false};
+    const u32 cls = code - 1u;
     return Lookup{cls, Classes::is_block_offset(cls, a & (Classes::get(cls).span_bytes - 1))};
   }
 
@@ -500,14 +542,15 @@ class Heap {
   /// have its live bit; a large block is the first byte of a Large record's page.
   Found find_live(const HeapRegion* r, uptr a) const {
     const usize page = page_index(*r, a);
-    const u8 cls = detail::load_class(r->start, page);
-    if (cls == detail::NO_CLASS_BYTE) {
+    const u8 code = detail::load_class(class_bytes(r->start), page);
+    if (code == detail::NO_CLASS_BYTE) {
       SpanRecord* rec = &r->spans[page];
       const bool live = rec->kind == SpanKind::Large && (a & (PAGE_SIZE - 1)) == 0;
       return Found{live ? rec : nullptr, NO_CLASS};
     }
+    const u32 cls = code - 1u;
     const uptr span = a & ~uptr{Classes::get(cls).span_bytes - 1};
-    if (!Classes::is_block_offset(cls, a - span) || !detail::bit_test(r->live, granule(*r, span) + slot_of(cls, a - span)))
+    if (!Classes::is_block_offset(cls, a - span) || !detail::live_test(r->live, granule(*r, span) + slot_of(cls, a - span)))
       return Found{nullptr, cls};
     return Found{&r->spans[page_index(*r, span)], cls};
   }
@@ -527,7 +570,7 @@ class Heap {
     const SizeClass& sc = Classes::get(f.cls);
     const uptr base = span_base(s);
     const usize slot = slot_of(f.cls, reinterpret_cast<uptr>(p) - base);
-    detail::bit_clear(s.region->live, granule(*s.region, base) + slot);
+    detail::live_clear(s.region->live, granule(*s.region, base) + slot);
     if (slot / 64 < s.hint) s.hint = static_cast<u16>(slot / 64);
     used_ -= sc.size;
     if (s.used-- == sc.blocks && sc.blocks > 1) partial_[f.cls].push_front(&s.link);
@@ -554,7 +597,8 @@ class Heap {
       s->cls = static_cast<u8>(cls);
       s->order = static_cast<u8>(order);
       s->used = s->hint = 0;
-      detail::store_classes(s->region->start, page_index(*s->region, base), usize{1} << order, static_cast<u8>(cls));
+      detail::store_classes(class_bytes(s->region->start), page_index(*s->region, base), usize{1} << order,
+                            detail::class_code(cls));
     }
     partial_[cls].push_front(&s->link);
     return s;
@@ -582,7 +626,7 @@ class Heap {
     const u32 tail = sc.blocks % 64;  // valid bits in the last word (0: all)
     usize got = 0, i = s.hint;
     for (; i < words && got < n; ++i) {
-      u64 free = ~w[i];
+      u64 free = ~__atomic_load_n(w + i, __ATOMIC_RELAXED);
       if (i + 1 == words && tail != 0) free &= (u64{1} << tail) - 1;
       u64 taken = 0;
       for (; free != 0 && got < n; free &= free - 1) {
@@ -590,7 +634,7 @@ class Heap {
         taken |= bit;
         out[got++] = reinterpret_cast<void*>(base + (i * 64 + ctz64(bit)) * sc.size);
       }
-      w[i] |= taken;
+      detail::live_or(w + i, taken);
       if (free != 0) break;  // this word still has free slots: the hint stays on it
     }
     s.hint = static_cast<u16>(i);
@@ -621,7 +665,8 @@ class Heap {
 
   void release_span(SpanRecord& s) {
     const uptr base = span_base(s);
-    detail::store_classes(s.region->start, page_index(*s.region, base), usize{1} << s.order, detail::NO_CLASS_BYTE);
+    detail::store_classes(class_bytes(s.region->start), page_index(*s.region, base), usize{1} << s.order,
+                          detail::NO_CLASS_BYTE);
     s.kind = SpanKind::None;
     const Result<void> r = buddy_.dealloc_in(s.region->buddy, reinterpret_cast<void*>(base), s.order);
     STRATA_CHECK(r.ok(), "heap: span unknown to the buddy", base);

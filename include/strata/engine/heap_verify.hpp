@@ -62,7 +62,7 @@ bool Heap<Cfg>::verify(F on_error) const {
 template <class Cfg>
 template <class F>
 bool Heap<Cfg>::verify_region(const HeapRegion& r, VerifyTotals& t, F& fail) const {
-  const u8* ct = detail::class_table(r.start);
+  const u8* ct = class_bytes(r.start);
   const usize npages = page_index(r, r.start + r.size - 1) + 1;
   for (usize i = 0; i < npages;) {
     const SpanRecord& s = r.spans[i];
@@ -103,9 +103,9 @@ bool Heap<Cfg>::verify_span(const HeapRegion& r, const SpanRecord& s, uptr base,
   const SizeClass& sc = Classes::get(s.cls);
   if (s.order != log2_floor(sc.span_bytes) - PAGE_SHIFT || !is_aligned(base, sc.span_bytes))
     return fail("span order or alignment does not match its class", at);
-  const u8* ct = detail::class_table(r.start) + page_index(r, base);
+  const u8* ct = class_bytes(r.start) + page_index(r, base);
   for (usize j = 0; j < (usize{1} << s.order); ++j)
-    if (ct[j] != s.cls) return fail("span page with the wrong class byte", at);
+    if (ct[j] != detail::class_code(s.cls)) return fail("span page with the wrong class byte", at);
   const usize live = live_bits(r, base, sc.span_bytes);  // every bit of the span's granules
   if (live != s.used) return fail("slot bits differ from the used count", at);
   const u64* w = r.live + granule(r, base) / 64;

@@ -198,7 +198,7 @@ class SizeClassMap {
   static_assert((S.linear_max >> S.per_doubling_log2) % 16 == 0, "geometric steps are multiples of 16");
   static_assert(S.min_span_log2 <= S.max_span_log2 && S.max_span_log2 < 32);
   static_assert(S.max_size <= (1u << S.max_span_log2), "the largest class fits a span");
-  static_assert(NUM_CLASSES >= 1 && NUM_CLASSES < 255, "Heap stores classes in a byte (0xff = none)");
+  static_assert(NUM_CLASSES >= 1 && NUM_CLASSES < 255, "Heap stores class c in a byte as c + 1 (0 = none)");
   static_assert(SMALL_MAX >= S.linear_max, "the formula only covers the geometric part");
 
   /// Table-wide invariants, checked once at compile time.
