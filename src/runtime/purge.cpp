@@ -25,7 +25,9 @@ void PurgePolicy::start() {
 void PurgePolicy::tick() {
   const u32 t = ++t_runtime.purge_tick;
   if (__builtin_expect(g_runtime.limits.over_soft(), 0)) {
-    if ((t & 7) == 0 || g_runtime.pages.mapped_bytes() > __atomic_load_n(&soft_mapped_, __ATOMIC_RELAXED)) soft_pass();
+    if ((t & __atomic_load_n(&soft_mask_, __ATOMIC_RELAXED)) == 0 ||
+        g_runtime.pages.mapped_bytes() > __atomic_load_n(&soft_mapped_, __ATOMIC_RELAXED))
+      soft_pass();
     if ((t & 63) == 0) maybe_start_thread();
     return;
   }
@@ -48,13 +50,20 @@ void PurgePolicy::soft_check_growth() {
     soft_pass();
 }
 
-// Every free page back (the huge cache's runs too), and no freed huge runs
-// kept until strata is under the limit again.
+// Wholly free segments and the huge cache's runs back first (cheap: whole
+// unmaps); when that does not bring strata under the limit, every free page
+// too. No freed huge runs are kept until strata is under the limit again.
 void PurgePolicy::soft_pass() {
   if (__atomic_exchange_n(&soft_busy_, 1u, __ATOMIC_ACQUIRE) != 0) return;  // another thread is at it
   if (__atomic_exchange_n(&soft_mode_, 1u, __ATOMIC_RELAXED) == 0) g_runtime.huge.set_keep_freed_runs(false);
-  const usize got = g_runtime.release(Release::FreePages, 0);
+  usize got = g_runtime.release(Release::FreeSegments, 0);
+  if (g_runtime.limits.over_soft()) got += g_runtime.release(Release::FreePages, 0);
   __atomic_store_n(&soft_mapped_, g_runtime.pages.mapped_bytes(), __ATOMIC_RELAXED);
+  // A pass that found nothing to give back makes the next one wait twice as
+  // long (every 8th tick up to every 64th); one that gave back, every 8th again.
+  const u32 mask = __atomic_load_n(&soft_mask_, __ATOMIC_RELAXED);
+  __atomic_store_n(&soft_mask_, got != 0 ? SOFT_MASK_MIN : (mask * 2 + 1 < SOFT_MASK_MAX ? mask * 2 + 1 : SOFT_MASK_MAX),
+                   __ATOMIC_RELAXED);
   g_runtime.limits.count_soft_pass(got);
   __atomic_store_n(&soft_busy_, 0u, __ATOMIC_RELEASE);
 }

@@ -15,11 +15,13 @@
 // whole huge pages (Release::FreeHugePages; the rule is in central.cpp).
 //
 // The soft memory limit (limits.hpp) overrides the delay: while strata maps
-// more than it, a pass (every free page, Release::FreePages) runs on every
-// 8th slow-path call of a thread instead of every 64th, and at once on a
-// slow-path allocation that finds more mapped than after the last such pass
-// (new memory while over the limit); freed huge runs are not kept. Back under
-// the limit, the delay rules again.
+// more than it, a soft pass runs on every 8th slow-path call of a thread
+// (every 16th, 32nd, up to 64th after passes that found nothing to give
+// back), and at once on a slow-path allocation that finds more mapped than
+// after the last soft pass (new memory while over the limit). A soft pass
+// gives back wholly free segments and the huge cache, and when that leaves
+// strata over the limit, every free page (Release::FreePages); freed huge
+// runs are not kept. Back under the limit, the delay rules again.
 // Thread-safety: every method may be called from any thread.
 #pragma once
 #include "strata/core/types.hpp"
@@ -60,7 +62,9 @@ class PurgePolicy {
 
   u64 last_ms_ = 0;
   u32 thread_state_ = 0;  ///< 0 no purger thread, 1 running, 2 could not start
+  static constexpr u32 SOFT_MASK_MIN = 7, SOFT_MASK_MAX = 63;
   usize soft_mapped_ = 0; ///< mapped bytes after the last soft pass
+  u32 soft_mask_ = SOFT_MASK_MIN;  ///< over the soft limit a pass runs when (tick & mask) == 0
   u32 soft_busy_ = 0;     ///< 1 while a soft pass runs
   u32 soft_mode_ = 0;     ///< 1 from a soft pass until a check finds strata under the limit
 };
