@@ -99,7 +99,9 @@ void strata_stats_print(void (*write_cb)(void* opaque, const char* text), void* 
  * writes it from newp (newlen bytes). 0, or ENOENT (unknown name), EPERM
  * (read-only), EINVAL (wrong size). Names: version, epoch, config.*, opt.<key>,
  * thread.tcache.flush, arena.<i>.purge, arenas.*, stats.{allocated, active,
- * metadata, resident, mapped, retained}; the README lists them. */
+ * metadata, resident, mapped, retained}, limit.* (memory limits: hard and soft
+ * read-write, their sources, the cgroup's, counters), thp.{mode, anon_huge};
+ * the README lists them. */
 int strata_ctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen);
 /* Translates name (or a prefix of it) into *miblenp integers at mibp
  * (*miblenp: capacity in, depth out), to run later with strata_ctl_bymib. */

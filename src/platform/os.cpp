@@ -2,6 +2,7 @@
 #include "platform/os.hpp"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +80,40 @@ MapResult map_fixed(void* p, usize bytes) {
 }
 
 void* map_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_READ | PROT_WRITE); }
+
+void advise_huge_pages(void* p, usize bytes, HugePageAdvice advice) {
+  const int saved = errno;
+  ::madvise(p, bytes, advice == HugePageAdvice::Want ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  errno = saved;
+}
+
+usize huge_page_size() { return page_size() * (page_size() / sizeof(void*)); }
+
+int open_read(const char* path) {
+  const int saved = errno;
+  long fd = -1;
+  do {
+    fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  errno = saved;
+  return fd < 0 ? -1 : static_cast<int>(fd);
+}
+
+isize read_fd(int fd, void* buf, usize n) {
+  const int saved = errno;
+  long r = -1;
+  do {
+    r = ::syscall(SYS_read, fd, buf, n);
+  } while (r < 0 && errno == EINTR);
+  errno = saved;
+  return r < 0 ? -1 : static_cast<isize>(r);
+}
+
+void close_fd(int fd) {
+  const int saved = errno;
+  ::syscall(SYS_close, fd);
+  errno = saved;
+}
 
 void write_stderr(const char* s, usize n) {
   while (n > 0) {

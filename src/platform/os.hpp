@@ -40,6 +40,32 @@ MapResult map_fixed(void* p, usize bytes);
 /// Maps a fresh readable/writable range of `bytes` aligned to `align`. Null on failure.
 void* map_aligned(usize bytes, usize align);
 
+/// Transparent-huge-page advice for a mapped range.
+enum class HugePageAdvice : u8 {
+  Want,   ///< MADV_HUGEPAGE: back it with huge pages where the kernel can
+  Avoid,  ///< MADV_NOHUGEPAGE: never (whatever the system-wide THP mode)
+};
+
+/// Advises the kernel about huge pages for [p, p+bytes) (madvise); errno is
+/// preserved and a refusal (a kernel without THP) is ignored.
+void advise_huge_pages(void* p, usize bytes, HugePageAdvice advice);
+
+/// Bytes one transparent huge page (PMD mapping) covers: a page table's
+/// entries times the page size (2 MiB with 4 KiB pages).
+usize huge_page_size();
+
+/// Opens `path` read-only (O_RDONLY | O_CLOEXEC) by the raw system call, so
+/// that an open() hook of another preloaded library (which may allocate)
+/// never runs inside strata. -1 on failure; errno is preserved.
+int open_read(const char* path);
+
+/// Reads up to n bytes from fd (raw system call, retried on EINTR): the
+/// count, 0 at the end, -1 on an error (a directory, say). errno is preserved.
+isize read_fd(int fd, void* buf, usize n);
+
+/// Closes fd (raw system call); errno is preserved.
+void close_fd(int fd);
+
 /// Writes the whole buffer to fd 2, retrying on EINTR; never allocates.
 void write_stderr(const char* s, usize n);
 

@@ -15,11 +15,16 @@ namespace {
 
 /// Out of memory. Memory freed at one size may serve another: this thread's
 /// cached blocks go back to their heaps, every segment with nothing in use
-/// goes back to the page source, and so do the huge cache's runs. True when
-/// anything was given back (worth one more try). Holds no lock on entry.
-bool reclaim_after_oom() {
+/// goes back to the page source, and so do the huge cache's runs. When the
+/// page source refused because of the hard memory limit (its refusal count
+/// moved past `refusals_before`), every free page goes back too and the hit
+/// is counted. True when one more try is worth it. Holds no lock on entry.
+bool reclaim_after_oom(u64 refusals_before) {
   t_cache.flush_all();
-  return g_runtime.release(Release::FreeSegments, 0) != 0;
+  if (__builtin_expect(g_runtime.pages.limit_refusals() == refusals_before, 1))
+    return g_runtime.release(Release::FreeSegments, 0) != 0;
+  g_runtime.limits.count_hard_hit(g_runtime.release(Release::FreePages, 0));
+  return true;
 }
 
 /// Requests no address space can hold fail at once, with nothing reclaimed
@@ -27,11 +32,19 @@ bool reclaim_after_oom() {
 constexpr usize MAX_MAPPABLE = usize{1} << VA_BITS;
 
 /// attempt(), and when it fails and reclaiming freed something, once more.
+/// A success lets the purge policy check the soft memory limit.
 template <class Attempt>
 void* with_reclaim(Attempt attempt) {
+  const u64 refusals = g_runtime.pages.limit_refusals();
   void* p = attempt();
-  if (__builtin_expect(p != nullptr, 1) || !reclaim_after_oom()) return p;
-  return attempt();
+  if (__builtin_expect(p != nullptr, 1)) {
+    g_runtime.purge.after_alloc();
+    return p;
+  }
+  if (!reclaim_after_oom(refusals)) return p;
+  p = attempt();
+  if (p == nullptr && g_runtime.pages.limit_refusals() != refusals) g_runtime.limits.count_hard_failure();
+  return p;
 }
 
 /// A block of class code `code` by a refill of this thread's bin (its bin is empty).

@@ -9,14 +9,45 @@
 namespace strata::rt {
 
 namespace {
+// Advises away the pages [lo, hi) (page-aligned) that are resident; returns
+// their bytes. Pages advised away before and not touched since are not
+// resident: they are skipped (one mincore instead of a madvise) and not
+// counted again.
+usize purge_pages(uptr lo, uptr hi) {
+  constexpr usize STEP = usize{4} << 20;  // os::resident_bytes takes at most 4 MiB
+  usize resident = 0;
+  for (uptr a = lo; a < hi; a += STEP) {
+    const usize n = hi - a < STEP ? hi - a : STEP;
+    const usize r = os::resident_bytes(reinterpret_cast<void*>(a), n);
+    if (r != 0) os::purge(reinterpret_cast<void*>(a), n);
+    resident += r;
+  }
+  return resident;
+}
+
 // Advises away the whole pages inside [start, start + bytes).
 usize purge_range(void* start, usize bytes) {
   const usize page = os::page_size();
   const uptr lo = align_up(reinterpret_cast<uptr>(start), page);
   const uptr hi = align_down(reinterpret_cast<uptr>(start) + bytes, page);
-  if (hi <= lo) return 0;
-  os::purge(reinterpret_cast<void*>(lo), hi - lo);
-  return hi - lo;
+  return hi > lo ? purge_pages(lo, hi) : 0;
+}
+
+// The purge rule under thp:always (Release::FreeHugePages): a free run goes
+// back only where it covers whole transparent huge pages. Advising away a
+// few 4 KiB pages of a huge page that still holds live blocks would make the
+// kernel split it (and the program would fault the pages back one by one);
+// such pages stay until malloc_trim, a memory limit, or the segment's last
+// block going (then the whole segment goes back). The run's first `keep`
+// bytes (the free list's link) stay: when they lie in a whole huge page, that
+// page is split for 511 of its 512 pages, never for fewer.
+usize purge_huge_pages(void* run, usize bytes, usize keep) {
+  const usize huge = os::huge_page_size();
+  const uptr s = reinterpret_cast<uptr>(run);
+  const uptr first = align_up(s, huge), end = align_down(s + bytes, huge);
+  if (end <= first) return 0;  // no whole huge page in the run
+  const uptr after_link = align_up(s + keep, os::page_size());
+  return purge_pages(first > after_link ? first : after_link, end);
 }
 
 // Adds a fresh segment run to an engine: init() the first time, add_memory() after.
@@ -119,12 +150,17 @@ usize SmallHeap::release(PageSource& pages, Release what) {
   // against thrash is given back with them: a release comes after
   // purge_delay_ms, on malloc_trim or out of memory, so it is idle memory).
   usize released = engine_.remove_free_regions(give_back_to(pages)) * SEGMENT_SIZE;
-  if (what != Release::FreePages) return released;
   // A free buddy run keeps its list link in its first bytes: purge after them.
   constexpr usize KEEP = SmallEngine::PageBuddy::FREE_LINK_BYTES;
-  engine_.for_each_free_run(os::page_size() + KEEP, [&](void* p, usize bytes) {
-    released += purge_range(static_cast<char*>(p) + KEEP, bytes - KEEP);
-  });
+  if (what == Release::FreeHugePages) {
+    engine_.for_each_free_run(os::huge_page_size(), [&](void* p, usize bytes) {
+      released += purge_huge_pages(p, bytes, KEEP);
+    });
+  } else if (what == Release::FreePages) {
+    engine_.for_each_free_run(os::page_size() + KEEP, [&](void* p, usize bytes) {
+      released += purge_range(static_cast<char*>(p) + KEEP, bytes - KEEP);
+    });
+  }
   return released;
 }
 
@@ -281,6 +317,8 @@ usize MediumHeap::release(Release what, u64) {
   usize released = engine_.remove_free_pools(give_back_to(*pages_)) * SEGMENT_SIZE;
   if (what == Release::FreePages)
     engine_.for_each_free_run(os::page_size(), [&](void* p, usize bytes) { released += purge_range(p, bytes); });
+  else if (what == Release::FreeHugePages)
+    engine_.for_each_free_run(os::huge_page_size(), [&](void* p, usize bytes) { released += purge_huge_pages(p, bytes, 0); });
   return released;
 }
 

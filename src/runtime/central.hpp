@@ -28,8 +28,10 @@ namespace strata::rt {
 
 /// What a heap gives back to the OS when asked (Runtime::release).
 enum class Release : u8 {
-  FreeSegments,  ///< wholly free segments and cached huge runs (out-of-memory reclaim)
-  FreePages,     ///< that, and every free page inside the segments in use (purge, trim)
+  FreeSegments,    ///< wholly free segments and cached huge runs (out-of-memory reclaim)
+  FreeHugePages,   ///< that, and the free pages inside the segments in use where they
+                   ///< fill whole transparent huge pages (timed purge under thp:always)
+  FreePages,       ///< that, and every free page inside the segments in use (purge, trim, limits)
 };
 
 class SmallHeap {
@@ -66,7 +68,8 @@ class SmallHeap {
   /// Gives the transfer cache's chains back to the engine, returns every
   /// segment with nothing in use to the page source and, for
   /// Release::FreePages, advises away the free runs of whole pages in the
-  /// others; returns the bytes given back.
+  /// others (FreeHugePages: of whole huge pages); returns the bytes given
+  /// back (segments whole, advised runs by their resident pages).
   usize release(PageSource& pages, Release what);
 
   /// Calls f(const SmallEngine&, usize transfer_bytes) under the lock

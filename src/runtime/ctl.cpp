@@ -20,6 +20,17 @@
 //   arenas.bin.<i>.size        size_t       r-   block size of class i
 //   stats.{allocated,active,metadata,resident,mapped,retained}  size_t r-
 //                                                 as of the last epoch write
+//   limit.hard, limit.soft     size_t       rw   the limit in effect (0 none); a write
+//                                                 sets it (0 removes; EINVAL below 16 MiB)
+//   limit.{hard,soft}_source   const char*  r-   none / option / mallctl / cgroup
+//   limit.cgroup.version       unsigned     r-   0 (none found), 1 or 2
+//   limit.cgroup.{max,high}    size_t       r-   the cgroup's limits as last read (0 none)
+//   limit.cgroup.reread        void         --   reads the cgroup's files again
+//   limit.{hard_hits,hard_failures,soft_passes}  uint64_t r-
+//   limit.reclaimed            uint64_t     r-   bytes given back because of a limit
+//   thp.mode                   const char*  r-   default / always / never
+//   thp.anon_huge              size_t       r-   AnonHugePages of strata's segments
+//                                                 (reads /proc/self/smaps: slow)
 //
 // Errors as jemalloc: ENOENT unknown name (or a non-leaf), EPERM writing a
 // read-only value (or passing old/new to a void control), EINVAL a wrong
@@ -27,6 +38,7 @@
 #include "runtime/ctl.hpp"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -215,7 +227,8 @@ int ctl_opt(const usize* mib, const CtlIo& io) {
     case OptionType::Bool: return read_only(io, option_int(g_runtime.options, i) != 0);
     case OptionType::Int: return read_only(io, static_cast<ssize_t>(option_int(g_runtime.options, i)));
     case OptionType::Size: return read_only(io, static_cast<size_t>(option_int(g_runtime.options, i)));
-    case OptionType::String: return read_only(io, option_string(g_runtime.options, i));
+    case OptionType::String:
+    case OptionType::Choice: return read_only(io, option_string(g_runtime.options, i));
   }
   return ENOENT;
 }
@@ -247,6 +260,69 @@ int ctl_nbins(const usize*, const CtlIo& io) { return read_only(io, static_cast<
 /// arenas.bin.<i>.size: mib[2] is the class.
 int ctl_bin_size(const usize* mib, const CtlIo& io) {
   return read_only(io, static_cast<size_t>(small_class_size(static_cast<u32>(mib[2]))));
+}
+
+// ---- limit.* and thp.* ----------------------------------------------------------
+
+/// limit.hard / limit.soft: reads the limit in effect; a write (size_t) sets
+/// the user's limit (source "mallctl"), then gives memory back at once when
+/// strata is already above the new limit.
+template <bool HARD>
+int ctl_limit(const usize*, const CtlIo& io) {
+  ensure_initialised();
+  MemoryLimits& l = g_runtime.limits;
+  const size_t old = HARD ? l.hard() : l.soft();
+  if (writes(io)) {
+    if (io.newp == nullptr || io.newlen != sizeof(size_t)) return EINVAL;
+    size_t v = 0;
+    __builtin_memcpy(&v, io.newp, sizeof v);
+    if (!(HARD ? l.set_hard(v, LimitSource::Mallctl) : l.set_soft(v, LimitSource::Mallctl))) return EINVAL;
+    if (v != 0 && g_runtime.pages.mapped_bytes() > v) (void)trim();
+  }
+  return read_value(io, old);
+}
+
+template <bool HARD>
+int ctl_limit_source(const usize*, const CtlIo& io) {
+  const MemoryLimits& l = g_runtime.limits;
+  return read_only(io, limit_source_name(HARD ? l.hard_source() : l.soft_source()));
+}
+
+int ctl_cgroup_reread(const usize*, const CtlIo& io) {
+  if (io.oldp != nullptr || io.oldlenp != nullptr || writes(io)) return EPERM;
+  ensure_initialised();
+  g_runtime.limits.read_cgroup(g_runtime.options);
+  if (g_runtime.limits.over_soft()) (void)trim();
+  return 0;
+}
+
+/// Figures of the limits, read fresh (not as of the epoch: they are counters).
+LimitFigures limit_figures() {
+  Snapshot s{};
+  g_runtime.limits.collect(s);
+  return s.limits;
+}
+int ctl_cgroup_version(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<unsigned>(limit_figures().cgroup_version));
+}
+int ctl_cgroup_max(const usize*, const CtlIo& io) { return read_only(io, static_cast<size_t>(limit_figures().cgroup_max)); }
+int ctl_cgroup_high(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<size_t>(limit_figures().cgroup_high));
+}
+int ctl_hard_hits(const usize*, const CtlIo& io) { return read_only(io, static_cast<uint64_t>(limit_figures().hard_hits)); }
+int ctl_hard_failures(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<uint64_t>(limit_figures().hard_failures));
+}
+int ctl_soft_passes(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<uint64_t>(limit_figures().soft_passes));
+}
+int ctl_reclaimed(const usize*, const CtlIo& io) { return read_only(io, static_cast<uint64_t>(limit_figures().reclaimed)); }
+
+int ctl_thp_mode(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<const char*>(THP_CHOICES[static_cast<usize>(g_runtime.pages.thp())]));
+}
+int ctl_thp_anon_huge(const usize*, const CtlIo& io) {
+  return writes(io) ? EPERM : read_value(io, static_cast<size_t>(g_runtime.pages.anon_huge_bytes()));
 }
 
 // ---- the tree (children before parents) --------------------------------------
@@ -282,10 +358,27 @@ constexpr CtlNode STATS[] = {
     CtlNode::leaf("mapped", ctl_stat<StatsEpoch::MAPPED>),     CtlNode::leaf("metadata", ctl_stat<StatsEpoch::METADATA>),
     CtlNode::leaf("resident", ctl_stat<StatsEpoch::RESIDENT>), CtlNode::leaf("retained", ctl_stat<StatsEpoch::RETAINED>),
 };
+constexpr CtlNode CGROUP[] = {
+    CtlNode::leaf("high", ctl_cgroup_high), CtlNode::leaf("max", ctl_cgroup_max),
+    CtlNode::leaf("reread", ctl_cgroup_reread), CtlNode::leaf("version", ctl_cgroup_version),
+};
+constexpr CtlNode LIMIT[] = {
+    CtlNode::inner("cgroup", CGROUP),
+    CtlNode::leaf("hard", ctl_limit<true>),
+    CtlNode::leaf("hard_failures", ctl_hard_failures),
+    CtlNode::leaf("hard_hits", ctl_hard_hits),
+    CtlNode::leaf("hard_source", ctl_limit_source<true>),
+    CtlNode::leaf("reclaimed", ctl_reclaimed),
+    CtlNode::leaf("soft", ctl_limit<false>),
+    CtlNode::leaf("soft_passes", ctl_soft_passes),
+    CtlNode::leaf("soft_source", ctl_limit_source<false>),
+};
+constexpr CtlNode THP[] = {CtlNode::leaf("anon_huge", ctl_thp_anon_huge), CtlNode::leaf("mode", ctl_thp_mode)};
 constexpr CtlNode ROOT_CHILDREN[] = {
     CtlNode::inner("arena", ARENA),   CtlNode::inner("arenas", ARENAS), CtlNode::inner("config", CONFIG),
-    CtlNode::leaf("epoch", ctl_epoch), CtlNode::options("opt", OPT_LEAF), CtlNode::inner("stats", STATS),
-    CtlNode::inner("thread", THREAD), CtlNode::leaf("version", ctl_version),
+    CtlNode::leaf("epoch", ctl_epoch), CtlNode::inner("limit", LIMIT),   CtlNode::options("opt", OPT_LEAF),
+    CtlNode::inner("stats", STATS),    CtlNode::inner("thp", THP),       CtlNode::inner("thread", THREAD),
+    CtlNode::leaf("version", ctl_version),
 };
 constexpr CtlNode ROOT = CtlNode::inner(nullptr, ROOT_CHILDREN);
 

@@ -84,7 +84,7 @@ bool HugeHeap::cache_take(usize nsegs, CachedRun& out) {
 // Keeps a freed run if it is small enough and there is room; false otherwise.
 bool HugeHeap::cache_put(const CachedRun& run) {
   const usize bytes = run.nsegs * SEGMENT_SIZE;
-  if (bytes > CACHE_MAX_RUN || !keep_freed_) return false;
+  if (bytes > CACHE_MAX_RUN || !__atomic_load_n(&keep_freed_, __ATOMIC_RELAXED)) return false;
   // The cache may hold as much as the live huge blocks (8..64 MiB): what it
   // keeps is resident memory, so it scales with what the program uses.
   usize limit = __atomic_load_n(&bytes_, __ATOMIC_RELAXED);

@@ -54,8 +54,9 @@ class HugeHeap {
   /// strata no longer maps but did hand out, i.e. a double free (for messages).
   bool recently_released(const void* p) const;
 
-  /// Whether freed runs are kept for reuse (the purge policy decides, at init).
-  void set_keep_freed_runs(bool keep) { keep_freed_ = keep; }
+  /// Whether freed runs are kept for reuse (the purge policy decides: at
+  /// init, and while strata is over its soft memory limit). Any thread.
+  void set_keep_freed_runs(bool keep) { __atomic_store_n(&keep_freed_, keep, __ATOMIC_RELAXED); }
 
   /// Component operations (central.hpp): release gives back the cached runs
   /// freed at least min_age_ms ago (0: all), whatever `what`; its bytes.

@@ -29,17 +29,42 @@ struct OptionSlot {
   usize offset;  ///< offsetof(Options, field); the field's type follows info.type
 };
 
-// The one list of options. Int fields are i64, Size fields usize, Bool bool,
-// String char[STATS_OPTS_MAX + 1].
+// Table entries, one constructor per type (every field named, none left to
+// aggregate defaults).
+constexpr OptionSlot opt_bool(const char* name, usize offset) {
+  return {{name, OptionType::Bool, 0, 1, false, nullptr}, offset};
+}
+constexpr OptionSlot opt_int(const char* name, i64 min, i64 max, usize offset) {
+  return {{name, OptionType::Int, min, max, false, nullptr}, offset};
+}
+constexpr OptionSlot opt_size(const char* name, i64 min, i64 max, bool zero_ok, usize offset) {
+  return {{name, OptionType::Size, min, max, zero_ok, nullptr}, offset};
+}
+constexpr OptionSlot opt_string(const char* name, usize max_len, usize offset) {
+  return {{name, OptionType::String, 0, static_cast<i64>(max_len), false, nullptr}, offset};
+}
+constexpr OptionSlot opt_choice(const char* name, const char* const* choices, usize offset) {
+  i64 n = 0;
+  while (choices[n] != nullptr) ++n;
+  return {{name, OptionType::Choice, 0, n - 1, false, choices}, offset};
+}
+
+// The one list of options. Int and Choice fields are i64, Size fields usize,
+// Bool bool, String char[max + 1].
 constexpr OptionSlot OPTIONS[] = {
-    {{"purge_delay_ms", OptionType::Int, -1, I64_MAX}, offsetof(Options, purge_delay_ms)},
-    {{"tcache", OptionType::Bool, 0, 1}, offsetof(Options, tcache_enabled)},
-    {{"background_purge", OptionType::Bool, 0, 1}, offsetof(Options, background_purge)},
-    {{"tcache_max", OptionType::Size, 0, i64{1} << 26}, offsetof(Options, tcache_class_bytes)},
-    {{"abort_conf", OptionType::Bool, 0, 1}, offsetof(Options, abort_conf)},
-    {{"stats_print", OptionType::Bool, 0, 1}, offsetof(Options, stats_print)},
-    {{"stats_print_opts", OptionType::String, 0, STATS_OPTS_MAX}, offsetof(Options, stats_print_opts)},
-    {{"verbose", OptionType::Bool, 0, 1}, offsetof(Options, verbose)},
+    opt_int("purge_delay_ms", -1, I64_MAX, offsetof(Options, purge_delay_ms)),
+    opt_bool("tcache", offsetof(Options, tcache_enabled)),
+    opt_bool("background_purge", offsetof(Options, background_purge)),
+    opt_size("tcache_max", 0, i64{1} << 26, false, offsetof(Options, tcache_class_bytes)),
+    opt_size("mem_limit", static_cast<i64>(MIN_MEM_LIMIT), I64_MAX, true, offsetof(Options, mem_limit)),
+    opt_size("mem_limit_soft", static_cast<i64>(MIN_MEM_LIMIT), I64_MAX, true, offsetof(Options, mem_limit_soft)),
+    opt_bool("cgroup_limit", offsetof(Options, cgroup_limit)),
+    opt_string("cgroup_dir", CGROUP_DIR_MAX, offsetof(Options, cgroup_dir)),
+    opt_choice("thp", THP_CHOICES, offsetof(Options, thp)),
+    opt_bool("abort_conf", offsetof(Options, abort_conf)),
+    opt_bool("stats_print", offsetof(Options, stats_print)),
+    opt_string("stats_print_opts", STATS_OPTS_MAX, offsetof(Options, stats_print_opts)),
+    opt_bool("verbose", offsetof(Options, verbose)),
 };
 constexpr usize NUM_OPTIONS = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
 
@@ -99,7 +124,14 @@ bool parse_int(Span v, i64& out) {
   return true;
 }
 
-bool is_string_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+// Letters, digits and the punctuation of file paths (no ',' or ':', which
+// the conf syntax uses, no spaces or quotes).
+bool is_string_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  for (const char* p = "/._-+~@="; *p != 0; ++p)
+    if (c == *p) return true;
+  return false;
+}
 
 // Stores value v into option i of o; false (o unchanged) when v does not parse
 // or lies outside the option's range.
@@ -115,10 +147,19 @@ bool set_option(Options& o, usize i, Span v) {
     case OptionType::Int:
     case OptionType::Size: {
       i64 x = 0;
-      if (!parse_int(v, x) || x < info.min || x > info.max) return false;
+      if (!parse_int(v, x)) return false;
+      if ((x < info.min || x > info.max) && !(x == 0 && info.zero_ok)) return false;
       if (info.type == OptionType::Int) *field<i64>(o, i) = x;
       else *field<usize>(o, i) = static_cast<usize>(x);
       return true;
+    }
+    case OptionType::Choice: {
+      for (i64 c = 0; info.choices[c] != nullptr; ++c) {
+        if (!v.is(info.choices[c])) continue;
+        *field<i64>(o, i) = c;
+        return true;
+      }
+      return false;
     }
     case OptionType::String: {
       if (v.n > static_cast<usize>(info.max)) return false;
@@ -136,7 +177,7 @@ bool set_option(Options& o, usize i, Span v) {
 // "<strata>: invalid conf <kind>: key[:value][ (keeping key:current)]", then
 // the abort when abort_conf is set. One write, so lines do not interleave.
 void report_invalid(const char* kind, Span k, Span v, usize opt, const Options& opts) {
-  char line[256];
+  char line[OPTION_TEXT_MAX * 2 + 128];
   usize n = 0;
   auto put = [&](const char* s, usize len) {
     for (usize j = 0; j < len && n < sizeof(line) - 1; ++j) line[n++] = s[j];
@@ -147,13 +188,25 @@ void report_invalid(const char* kind, Span k, Span v, usize opt, const Options& 
   put(k.p, k.n);
   if (v.p != nullptr) put(":", 1), put(v.p, v.n);
   if (opt < NUM_OPTIONS) {
-    char cur[32];
+    char cur[OPTION_TEXT_MAX + 1];
     const usize len = format_option(opts, opt, cur, sizeof cur);
     put(" (keeping ", 10);
     put(k.p, k.n);
     put(":", 1);
     put(cur, len);
     put(")", 1);
+    // What would have been accepted, for the limits (a value below the
+    // minimum working set is the likely mistake there).
+    const OptionInfo& info = OPTIONS[opt].info;
+    if (info.zero_ok) {
+      char num[24];
+      put("; want 0 (none) or at least ", 28);
+      put(num, format_dec(num, static_cast<u64>(info.min)));
+      put(" bytes (the minimum working set)", 32);
+    } else if (info.type == OptionType::Choice) {
+      put("; want one of", 13);
+      for (usize c = 0; info.choices[c] != nullptr; ++c) put(" ", 1), put(info.choices[c], ::strlen(info.choices[c]));
+    }
   }
   line[n] = 0;
   warn(line);
@@ -209,7 +262,8 @@ usize find_option(const char* name, usize n) {
 i64 option_int(const Options& opts, usize i) {
   switch (OPTIONS[i].info.type) {
     case OptionType::Bool: return *field<bool>(opts, i) ? 1 : 0;
-    case OptionType::Int: return *field<i64>(opts, i);
+    case OptionType::Int:
+    case OptionType::Choice: return *field<i64>(opts, i);
     case OptionType::Size: return static_cast<i64>(*field<usize>(opts, i));
     case OptionType::String: break;
   }
@@ -217,7 +271,9 @@ i64 option_int(const Options& opts, usize i) {
 }
 
 const char* option_string(const Options& opts, usize i) {
-  return OPTIONS[i].info.type == OptionType::String ? field<char>(opts, i) : "";
+  const OptionInfo& info = OPTIONS[i].info;
+  if (info.type == OptionType::Choice) return info.choices[*field<i64>(opts, i)];
+  return info.type == OptionType::String ? field<char>(opts, i) : "";
 }
 
 usize format_option(const Options& opts, usize i, char* buf, usize cap) {
@@ -226,7 +282,8 @@ usize format_option(const Options& opts, usize i, char* buf, usize cap) {
   const i64 v = option_int(opts, i);
   switch (OPTIONS[i].info.type) {
     case OptionType::Bool: s = v != 0 ? "true" : "false"; break;
-    case OptionType::String: s = option_string(opts, i); break;
+    case OptionType::String:
+    case OptionType::Choice: s = option_string(opts, i); break;
     default: {
       usize n = 0;
       if (v < 0) tmp[n++] = '-';
@@ -274,7 +331,7 @@ void load_options(Options& opts) {
 
 void print_options(const Options& opts) {
   for (usize i = 0; i < NUM_OPTIONS; ++i) {
-    char line[96] = "opt.";
+    char line[OPTION_TEXT_MAX + 64] = "opt.";
     usize n = 4;
     for (const char* s = OPTIONS[i].info.name; *s != 0; ++s) line[n++] = *s;
     line[n++] = ':';

@@ -21,16 +21,30 @@ namespace strata::rt {
 
 /// Longest stats_print_opts value (jemalloc's opts letters, e.g. "J" or "gbl").
 inline constexpr usize STATS_OPTS_MAX = 15;
+/// Longest cgroup_dir value (platform/cgroup.hpp's CGROUP_PATH_MAX).
+inline constexpr usize CGROUP_DIR_MAX = 255;
+/// Longest text of any option value (format_option's buffer: this + 1).
+inline constexpr usize OPTION_TEXT_MAX = CGROUP_DIR_MAX;
+
+/// Smallest memory limit accepted (mem_limit, mem_limit_soft; 0 means none):
+/// a process needs a segment of the small heap, one of the medium heap and
+/// room for a huge block or a second arena before a limit can mean anything.
+inline constexpr usize MIN_MEM_LIMIT = usize{16} << 20;
 
 struct Options {
   i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
   usize tcache_class_bytes = 64 * 1024;  ///< bytes a thread may cache per size class
+  usize mem_limit = 0;                   ///< hard limit on strata's mapped bytes (0: none)
+  usize mem_limit_soft = 0;              ///< soft limit: above it free pages go back at once (0: none)
+  i64 thp = 0;                           ///< index into THP_CHOICES (platform ThpMode): default, always, never
   bool tcache_enabled = true;            ///< per-thread front cache on/off
   bool background_purge = true;          ///< a purge thread, started once more than 64 MiB is mapped
+  bool cgroup_limit = true;              ///< derive a soft limit from the cgroup's memory.max / memory.high
   bool abort_conf = false;               ///< invalid options abort instead of warning
   bool stats_print = false;              ///< print statistics at exit
   bool verbose = false;                  ///< print the options in effect at start
   char stats_print_opts[STATS_OPTS_MAX + 1] = {};  ///< opts for the exit report (strata_stats_print letters)
+  char cgroup_dir[CGROUP_DIR_MAX + 1] = {};        ///< the cgroup directory to read ("": find the process's own)
 };
 
 /// How an option's value parses, prints and reads through mallctl.
@@ -38,16 +52,22 @@ enum class OptionType : u8 {
   Bool,    ///< true/false (also 1/0, yes/no, on/off); mallctl type bool
   Int,     ///< signed integer; mallctl type ssize_t
   Size,    ///< unsigned byte count with K/M/G suffixes; mallctl type size_t
-  String,  ///< short string; mallctl type const char*
+  String,  ///< string of letters, digits and / . _ - + ~ @ = (at most `max` bytes); mallctl type const char*
+  Choice,  ///< one of the names in `choices` (stored as its index, an i64); mallctl type const char*
 };
 
 /// One entry of the option table.
 struct OptionInfo {
   const char* name;  ///< STRATA_CONF key, and the mallctl name after "opt."
   OptionType type;
-  i64 min;           ///< accepted range of Int/Size values (inclusive)
-  i64 max;
+  i64 min;           ///< accepted range of Int/Size values (inclusive); String: 0
+  i64 max;           ///< ... ; String: longest value
+  bool zero_ok;      ///< Size: 0 ("none") is accepted besides [min, max]
+  const char* const* choices;  ///< Choice: the names, null-terminated; else null
 };
+
+/// The names of the thp option's values, in ThpMode order.
+inline constexpr const char* THP_CHOICES[] = {"default", "always", "never", nullptr};
 
 /// Number of options in the table.
 usize option_count();
@@ -61,11 +81,11 @@ usize find_option(const char* name, usize n);
 /// Value of option i in opts as an integer (Bool as 0/1; String: 0).
 i64 option_int(const Options& opts, usize i);
 
-/// Value of String option i in opts (empty for other types).
+/// Value of String or Choice option i in opts (empty for other types).
 const char* option_string(const Options& opts, usize i);
 
 /// Writes option i's value in opts as text (true/false, decimal, or the
-/// string) into buf of `cap` bytes, NUL-terminated; returns its length.
+/// string) into buf of `cap` bytes (OPTION_TEXT_MAX + 1 holds any), NUL-terminated; returns its length.
 usize format_option(const Options& opts, usize i, char* buf, usize cap);
 
 /// Parses `conf` (key:value,...) into opts; returns the number of invalid

@@ -95,6 +95,7 @@ void Runtime::initialise() {
     caches.tag_secret = os::random_u64();
     small.configure(os::cpu_count());
     load_options(options);
+    limits.configure(options);
     purge.start();
     __atomic_store_n(&init_state_, 2u, __ATOMIC_RELEASE);
   }
@@ -114,6 +115,7 @@ void Runtime::post_init() {
     return;
   }
   t_runtime.in_post_init = true;
+  limits.read_cgroup(options);  // file reads: with no lock held (another preload may hook them)
   ThreadCache::register_exit_key();
   os::at_fork(fork_prepare, fork_parent, fork_child);
   if (options.stats_print) os::at_exit(at_exit_stats);
@@ -159,6 +161,7 @@ Snapshot Runtime::snapshot() {
   s.metadata = sub_or_zero(s.small.segments, s.small.managed) + sub_or_zero(s.medium.segments, s.medium.managed) +
                s.huge_count * os::page_size();
   s.retained = sub_or_zero(s.reserved, s.small.segments + s.medium.segments + s.huge_segments);
+  limits.collect(s);
   return s;
 }
 

@@ -3,8 +3,8 @@
 // One constinit object (g_runtime) holds every heap and every piece of
 // process state the hosted allocator has: the page source, the small-heap
 // arenas, the medium heap, the huge heap, the options, the state shared by
-// the thread caches, the purge policy, the stats epoch and the
-// initialisation state. What spans the components is a Runtime operation
+// the thread caches, the purge policy, the memory limits, the stats epoch
+// and the initialisation state. What spans the components is a Runtime operation
 // that iterates them through one function (for_each_heap): locking for
 // fork, releasing memory (purge pass, malloc_trim, out-of-memory reclaim)
 // and the statistics snapshot. A new whole-process concern (a sampler, a
@@ -28,6 +28,7 @@
 #include "platform/page_source.hpp"
 #include "runtime/central.hpp"
 #include "runtime/huge.hpp"
+#include "runtime/limits.hpp"
 #include "runtime/options.hpp"
 #include "runtime/purge.hpp"
 #include "runtime/stats.hpp"
@@ -56,7 +57,7 @@ extern constinit thread_local RuntimeThreadState t_runtime;
 
 class Runtime {
  public:
-  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages) {}
+  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), limits(&pages) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
@@ -67,6 +68,7 @@ class Runtime {
   HugeHeap huge;
   Options options;
   PurgePolicy purge;
+  MemoryLimits limits;  ///< hard and soft limits, cgroup, THP mode (limits.hpp)
   StatsEpoch stats_epoch;
 
   /// Makes sure the lazy step has run (idempotent, re-entrancy safe, any thread).
@@ -90,7 +92,7 @@ class Runtime {
   usize release(Release what, u64 min_age_ms);
 
   /// The statistics snapshot: each heap under its own lock in turn, then the
-  /// census of segments (resident pages). Never allocates.
+  /// census of segments (resident pages) and the limits. Never allocates.
   Snapshot snapshot();
 
   /// Fork: every strata lock in one fixed order (init, heaps, page source),

@@ -27,6 +27,21 @@ struct EngineFigures {
   usize used;      ///< bytes of live blocks
 };
 
+/// The memory limits in effect (limits.hpp) and what they did.
+struct LimitFigures {
+  usize hard;             ///< hard limit in effect (0: none)
+  usize soft;             ///< soft limit in effect (0: none)
+  u8 hard_source;         ///< LimitSource of each
+  u8 soft_source;
+  u32 cgroup_version;     ///< 0: no memory cgroup found (or cgroup_limit off), 1 or 2
+  u64 cgroup_max;         ///< memory.max / memory.limit_in_bytes (0: none)
+  u64 cgroup_high;        ///< memory.high (0: none)
+  u64 hard_hits;          ///< allocations that met the hard limit (each then reclaimed)
+  u64 hard_failures;      ///< of those, the ones that failed after reclaiming
+  u64 soft_passes;        ///< purge passes forced by the soft limit
+  u64 reclaimed;          ///< bytes given back by those reclaims and passes
+};
+
 /// A consistent-enough snapshot: each heap is read under its own lock in turn.
 struct Snapshot {
   usize allocated, active, metadata, resident, mapped, retained;
@@ -41,6 +56,7 @@ struct Snapshot {
   usize huge_bytes;         ///< their bytes (page-rounded)
   usize huge_segments;      ///< bytes of huge segments (live blocks and cached runs)
   usize huge_cached;        ///< bytes of freed runs kept committed for reuse
+  LimitFigures limits;      ///< memory limits (MemoryLimits::collect)
 };
 
 /// One row per small size class.

@@ -10,7 +10,8 @@
 //   Run-time option settings                "opt": {...},
 //   Allocated: ..., active: ..., ...        "stats": {"allocated": ..., ...,
 //   Small heap / Medium heap / Huge           "small": {...}, "medium": {...},
-//   Size classes (one row per class)          "huge": {...}, "classes": [...]}}}
+//   Memory limits / Transparent huge pages    "huge": {...}, "limits": {...}, "thp": {...},
+//   Size classes (one row per class)          "classes": [...]}}}
 //   ___ End strata statistics ___
 #include "runtime/stats_report.hpp"
 
@@ -26,7 +27,7 @@ namespace {
 
 /// Which sections opts asks for (jemalloc's letters; unknown letters are ignored).
 struct Sections {
-  bool json = false, general = true, engines = true, classes = true, huge = true;
+  bool json = false, general = true, engines = true, classes = true, huge = true, limits = true;
 };
 
 Sections parse_opts(const char* opts) {
@@ -39,6 +40,7 @@ Sections parse_opts(const char* opts) {
       case 'a': s.engines = false; break;
       case 'b': s.classes = false; break;
       case 'l': s.huge = false; break;
+      case 'L': s.limits = false; break;
       default: break;
     }
   }
@@ -65,9 +67,10 @@ void emit_general(Emitter& e) {
     usize n = 4;
     for (const char* s = option_info(i).name; *s != 0 && n + 1 < sizeof label; ++s) label[n++] = *s;
     label[n] = 0;
-    char value[32];
+    char value[OPTION_TEXT_MAX + 1];
     format_option(g_runtime.options, i, value, sizeof value);
-    e.kv_raw(option_info(i).name, label, value, option_info(i).type == OptionType::String);
+    const OptionType t = option_info(i).type;
+    e.kv_raw(option_info(i).name, label, value, t == OptionType::String || t == OptionType::Choice);
   }
   e.end();
 }
@@ -95,6 +98,27 @@ void emit_huge(Emitter& e, const Snapshot& s) {
   e.kv("bytes", "live bytes", s.huge_bytes);
   e.kv("cached", "freed runs kept for reuse (bytes)", s.huge_cached);
   e.kv("segments", "segment bytes (live and cached)", s.huge_segments);
+  e.end();
+}
+
+void emit_limits(Emitter& e, const Snapshot& s) {
+  const LimitFigures& l = s.limits;
+  e.begin("limits", "Memory limits (of mapped bytes; 0 = none):");
+  e.kv("hard", "hard limit", l.hard);
+  e.kv_str("hard_source", "hard limit from", limit_source_name(static_cast<LimitSource>(l.hard_source)));
+  e.kv("soft", "soft limit", l.soft);
+  e.kv_str("soft_source", "soft limit from", limit_source_name(static_cast<LimitSource>(l.soft_source)));
+  e.kv("cgroup_version", "cgroup version (0 = no memory cgroup)", l.cgroup_version);
+  e.kv("cgroup_max", "cgroup memory.max", l.cgroup_max);
+  e.kv("cgroup_high", "cgroup memory.high", l.cgroup_high);
+  e.kv("hard_hits", "allocations that met the hard limit", l.hard_hits);
+  e.kv("hard_failures", "of which failed after reclaiming", l.hard_failures);
+  e.kv("soft_passes", "purge passes forced by the soft limit", l.soft_passes);
+  e.kv("reclaimed", "bytes given back because of a limit", l.reclaimed);
+  e.end();
+  e.begin("thp", "Transparent huge pages:");
+  e.kv_str("mode", "mode (opt.thp)", THP_CHOICES[static_cast<usize>(g_runtime.pages.thp())]);
+  e.kv("anon_huge", "AnonHugePages of strata's segments (bytes)", g_runtime.pages.anon_huge_bytes());
   e.end();
 }
 
@@ -128,6 +152,7 @@ void write_stats(WriteCb cb, void* opaque, const char* opts) {
   e.kv("reserved", "Reserved address space", s.reserved);
   if (sec.engines) emit_engines(e, s);
   if (sec.huge) emit_huge(e, s);
+  if (sec.limits) emit_limits(e, s);
   if (sec.classes) emit_classes(e);
   e.end();
   e.end("___ End strata statistics ___");

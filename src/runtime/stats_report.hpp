@@ -12,7 +12,8 @@ using WriteCb = void (*)(void* opaque, const char* text);
 /// in a stack buffer (never allocates; cb may allocate). opts takes jemalloc's
 /// letters: J (JSON instead of text), g (no general information: version,
 /// build and run-time options), m or a (no engine figures), b (no size-class
-/// rows), l (no huge-block figures). Null opts means "".
+/// rows), l (no huge-block figures), L (no memory limits and THP figures:
+/// the THP figure reads /proc/self/smaps). Null opts means "".
 void write_stats(WriteCb cb, void* opaque, const char* opts);
 
 /// write_stats to stderr with opts from the stats_print_opts option (exit report).

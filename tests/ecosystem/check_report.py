@@ -34,6 +34,14 @@ if mode == "json":
     assert sizes == sorted(sizes), sizes
     assert sum(c["bytes"] for c in classes) == st["small"]["used"], "class rows do not add up to small.used"
     assert s["opt"]["tcache"] in (True, False) and isinstance(s["opt"]["purge_delay_ms"], int), s["opt"]
+    assert s["opt"]["thp"] in ("default", "always", "never") and isinstance(s["opt"]["mem_limit"], int), s["opt"]
+    lim = st["limits"]
+    for key in ("hard", "soft", "cgroup_version", "cgroup_max", "cgroup_high", "hard_hits", "hard_failures",
+                "soft_passes", "reclaimed"):
+        assert isinstance(lim[key], int) and lim[key] >= 0, (key, lim)
+    assert lim["hard_source"] in ("none", "option", "mallctl", "cgroup"), lim
+    assert lim["soft_source"] in ("none", "option", "mallctl", "cgroup"), lim
+    assert st["thp"]["mode"] in ("default", "always", "never") and isinstance(st["thp"]["anon_huge"], int), st["thp"]
 elif mode == "xml":
     root = ET.fromstring(out)
     assert root.tag == "malloc" and root.get("version") == "1", root.tag

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "strata/strata.h"
 
@@ -175,5 +176,87 @@ TEST(Ctl, NameToMibAndByMib) {
   size_t tmax = 0, tlen = sizeof tmax;
   EXPECT_EQ(strata_ctl_bymib(mib, len, &tmax, &tlen, nullptr, 0), 0);
   EXPECT_GT(tmax, 0u);
+}
+
+// Memory governance (#18): the limit.* and thp.* names. Each test runs in a
+// process of its own (gtest_discover_tests), so a limit set here ends with it.
+TEST(Ctl, LimitNamesAndTypes) {
+  size_t v = 1;
+  const char* s = nullptr;
+  unsigned u = 9;
+  uint64_t c = 1;
+  ASSERT_EQ(get("limit.hard", v), 0);
+  ASSERT_EQ(get("limit.soft", v), 0);
+  ASSERT_EQ(get("limit.hard_source", s), 0);
+  ASSERT_EQ(get("limit.soft_source", s), 0);
+  ASSERT_EQ(get("limit.cgroup.version", u), 0);
+  EXPECT_LE(u, 2u);
+  ASSERT_EQ(get("limit.cgroup.max", v), 0);
+  ASSERT_EQ(get("limit.cgroup.high", v), 0);
+  for (const char* name : {"limit.hard_hits", "limit.hard_failures", "limit.soft_passes", "limit.reclaimed"})
+    ASSERT_EQ(get(name, c), 0) << name;
+  ASSERT_EQ(get("thp.mode", s), 0);
+  EXPECT_TRUE(std::string(s) == "default" || std::string(s) == "always" || std::string(s) == "never") << s;
+  ASSERT_EQ(get("opt.thp", s), 0);
+  ASSERT_EQ(get("opt.cgroup_dir", s), 0);
+  bool b = false;
+  ASSERT_EQ(get("opt.cgroup_limit", b), 0);
+  ASSERT_EQ(get("opt.mem_limit", v), 0);
+  ASSERT_EQ(get("opt.mem_limit_soft", v), 0);
+  EXPECT_EQ(strata_ctl("limit.hard_hits", nullptr, nullptr, &c, sizeof c), EPERM);
+  EXPECT_EQ(strata_ctl("thp.anon_huge", nullptr, nullptr, &v, sizeof v), EPERM);
+  EXPECT_EQ(strata_ctl("opt.mem_limit", nullptr, nullptr, &v, sizeof v), EPERM);  // opt.* stay read-only
+  EXPECT_EQ(strata_ctl("limit.cgroup.reread", nullptr, nullptr, nullptr, 0), 0);
+  EXPECT_EQ(strata_ctl("limit.cgroup.reread", &v, nullptr, nullptr, 0), EPERM);
+}
+
+TEST(Ctl, HardLimitAtRunTime) {
+  const size_t MiB = size_t{1} << 20;
+  size_t v = MiB;
+  EXPECT_EQ(strata_ctl("limit.hard", nullptr, nullptr, &v, sizeof v), EINVAL);  // below the minimum
+  EXPECT_EQ(strata_ctl("limit.hard", nullptr, nullptr, &v, 4), EINVAL);         // not a size_t
+  v = 32 * MiB;
+  size_t old = 1, olen = sizeof old;
+  ASSERT_EQ(strata_ctl("limit.hard", &old, &olen, &v, sizeof v), 0);
+  EXPECT_EQ(old, 0u);  // the previous value, as jemalloc's read-and-write
+  const char* src = nullptr;
+  ASSERT_EQ(get("limit.hard_source", src), 0);
+  EXPECT_STREQ(src, "mallctl");
+  std::vector<void*> got;
+  for (void* p; (p = strata_malloc(MiB)) != nullptr;) {
+    got.push_back(p);
+    ASSERT_LT(got.size(), 64u) << "no failure under a 32 MiB hard limit";
+  }
+  EXPECT_GE(got.size(), 16u);
+  EXPECT_LE(stat("stats.mapped"), 32 * MiB);
+  uint64_t hits = 0, failures = 0;
+  ASSERT_EQ(get("limit.hard_hits", hits), 0);
+  ASSERT_EQ(get("limit.hard_failures", failures), 0);
+  EXPECT_GE(hits, 1u);
+  EXPECT_GE(failures, 1u);
+  for (void* p : got) strata_free(p);
+  void* p = strata_malloc(8 * MiB);  // room again
+  EXPECT_NE(p, nullptr);
+  strata_free(p);
+  v = 0;
+  ASSERT_EQ(strata_ctl("limit.hard", nullptr, nullptr, &v, sizeof v), 0);
+  ASSERT_EQ(get("limit.hard", v), 0);
+  EXPECT_EQ(v, 0u);
+}
+
+TEST(Ctl, SoftLimitGivesMemoryBack) {
+  const size_t MiB = size_t{1} << 20;
+  size_t v = 16 * MiB;
+  ASSERT_EQ(strata_ctl("limit.soft", nullptr, nullptr, &v, sizeof v), 0);
+  ASSERT_EQ(get("limit.soft", v), 0);
+  EXPECT_EQ(v, 16 * MiB);
+  std::vector<void*> blocks;
+  for (int i = 0; i < 48; ++i) blocks.push_back(strata_malloc(MiB / 2));  // 24 MiB of medium blocks
+  for (void* p : blocks) std::memset(p, 1, MiB / 2), strata_free(p);
+  for (int i = 0; i < 256; ++i) strata_free(strata_malloc(100000));  // slow paths: the soft checks
+  uint64_t passes = 0;
+  ASSERT_EQ(get("limit.soft_passes", passes), 0);
+  EXPECT_GE(passes, 1u);
+  EXPECT_LE(stat("stats.mapped"), 16 * MiB);  // back under the limit
 }
 }  // namespace

@@ -24,7 +24,7 @@ int main(void) {
     puts("no mallctl: not running on strata");
     return 3;
   }
-  static const char* const bools[] = {"tcache", "abort_conf", "stats_print", "verbose"};
+  static const char* const bools[] = {"tcache", "abort_conf", "stats_print", "verbose", "cgroup_limit"};
   for (size_t i = 0; i < sizeof bools / sizeof bools[0]; ++i) {
     char name[64];
     bool b = false;
@@ -42,5 +42,23 @@ int main(void) {
   len = sizeof sopts;
   if (ctl("opt.stats_print_opts", &sopts, &len, NULL, 0) != 0) return 4;
   printf("opt.purge_delay_ms=%zd\nopt.tcache_max=%zu\nopt.stats_print_opts=%s\n", delay, tmax, sopts);
+  static const char* const sizes[] = {"mem_limit", "mem_limit_soft"};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; ++i) {
+    char name[64];
+    size_t v = 0;
+    len = sizeof v;
+    snprintf(name, sizeof name, "opt.%s", sizes[i]);
+    if (ctl(name, &v, &len, NULL, 0) != 0) return 4;
+    printf("%s=%zu\n", name, v);
+  }
+  static const char* const strings[] = {"thp", "cgroup_dir"};
+  for (size_t i = 0; i < sizeof strings / sizeof strings[0]; ++i) {
+    char name[64];
+    const char* v = NULL;
+    len = sizeof v;
+    snprintf(name, sizeof name, "opt.%s", strings[i]);
+    if (ctl(name, &v, &len, NULL, 0) != 0) return 4;
+    printf("%s=%s\n", name, v);
+  }
   return 0;
 }

@@ -42,7 +42,13 @@ case "$case_name" in
     out_has opt.purge_delay_ms=16; out_has opt.tcache_max=8192; out_has opt.tcache=false
     out_has opt.stats_print_opts=gb; out_has opt.verbose=false
     run STRATA_CONF=purge_delay_ms:-1,tcache_max:1M,tcache:TRUE
-    want_rc 0; err_empty; out_has opt.purge_delay_ms=-1; out_has opt.tcache_max=1048576; out_has opt.tcache=true ;;
+    want_rc 0; err_empty; out_has opt.purge_delay_ms=-1; out_has opt.tcache_max=1048576; out_has opt.tcache=true
+    # memory governance: sizes (0 = none), a choice, a path, a bool
+    run STRATA_CONF=mem_limit:1G,mem_limit_soft:0x2000000,thp:NEVER,cgroup_dir:/no/such-dir_1.x,cgroup_limit:off
+    want_rc 0; err_empty; out_has opt.mem_limit=1073741824; out_has opt.mem_limit_soft=33554432
+    out_has opt.thp=never; out_has opt.cgroup_dir=/no/such-dir_1.x; out_has opt.cgroup_limit=false
+    run STRATA_CONF=mem_limit:16M,mem_limit:0,thp:always
+    want_rc 0; err_empty; out_has opt.mem_limit=0; out_has opt.thp=always ;;
   abort_conf)  # fatal, even when abort_conf comes after the bad pair
     run STRATA_CONF=purge_delay_ms:-5,abort_conf:true
     want_rc 134
@@ -55,7 +61,8 @@ case "$case_name" in
     run STRATA_VERBOSE=1
     want_rc 0
     for line in opt.purge_delay_ms:1000 opt.tcache:true opt.tcache_max:65536 opt.abort_conf:false \
-                opt.stats_print:false opt.verbose:true; do err_has "<strata>: $line"; done
+                opt.stats_print:false opt.verbose:true opt.mem_limit:0 opt.mem_limit_soft:0 \
+                opt.cgroup_limit:true opt.cgroup_dir: opt.thp:default; do err_has "<strata>: $line"; done
     run STRATA_CONF=verbose:true,tcache_max:4K
     want_rc 0; err_has "<strata>: opt.tcache_max:4096" ;;
   show_stats)  # STRATA_SHOW_STATS=1: the text report at exit
