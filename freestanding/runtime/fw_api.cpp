@@ -40,6 +40,14 @@ struct EngineTraits {
       if (E::ALIGN > a) a = E::ALIGN;
     return a;
   }
+  /// Where init() puts a pool's start: malloc's alignment, or the engine's
+  /// region alignment when that is larger (the Heap's 16 on 32-bit targets).
+  static constexpr usize pool_align() {
+    usize a = malloc_align();
+    if constexpr (requires { E::REGION_ALIGN; })
+      if (E::REGION_ALIGN > a) a = E::REGION_ALIGN;
+    return a;
+  }
   /// Largest pool the engine accepts in one piece (no limit when it states none).
   static constexpr usize max_pool_piece() {
     if constexpr (requires { E::MAX_POOL_SIZE; }) return E::MAX_POOL_SIZE;
@@ -124,7 +132,7 @@ STRATA_FW_API int strata_fw_init(void* pool, size_t size) noexcept {
   LockGuard<SpinLock> guard(lock);
   const uptr raw = reinterpret_cast<uptr>(pool);
   uptr start = 0;
-  if (raw == 0 || !align_up_checked(raw, MALLOC_ALIGN, start) || start - raw >= size) {
+  if (raw == 0 || !align_up_checked(raw, Traits::pool_align(), start) || start - raw >= size) {
     (void)engine.init(nullptr, 0);  // leaves the engine empty
     return static_cast<int>(AllocError::InvalidParam);
   }

@@ -20,7 +20,7 @@ if [ "${1:-}" = "--expect-fail" ]; then
   shift 2
 fi
 if [ $# -ne 2 ]; then
-  echo "usage: $0 [--expect-fail <regex>] <x86_64|riscv64|aarch64> <image.elf>" >&2
+  echo "usage: $0 [--expect-fail <regex>] <x86_64|riscv64|aarch64|riscv32|cortex-m3|cortex-m4> <image.elf>" >&2
   exit 2
 fi
 isa=$1
@@ -39,6 +39,14 @@ case "$isa" in
     cmd=("${qemu}x86_64" -machine microvm -m 128M -nodefaults -display none -serial stdio -no-reboot
          -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$image")
     pass_code=33 ;;  # isa-debug-exit: (0x10 << 1) | 1; a triple fault exits 0
+  riscv32)
+    cmd=("${qemu}riscv32" -machine virt -bios none -smp 1 -m 128M -nographic -kernel "$image")
+    pass_code=0 ;;  # as riscv64
+  cortex-m3|cortex-m4)
+    board=mps2-an385
+    [ "$isa" = cortex-m4 ] && board=mps2-an386
+    cmd=("${qemu}arm" -machine "$board" -nographic -semihosting-config enable=on,target=native -kernel "$image")
+    pass_code=0 ;;  # semihosting SYS_EXIT_EXTENDED status 0
   *)
     echo "unknown ISA '$isa'" >&2
     exit 2 ;;

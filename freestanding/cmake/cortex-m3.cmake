@@ -1,0 +1,12 @@
+# strata firmware toolchain: Cortex-M3 (ARMv7-M, Thumb-2, no FPU; QEMU mps2-an385).
+# Usage: cmake -S freestanding -B b -DCMAKE_TOOLCHAIN_FILE=<this file>
+set(STRATA_FW_ISA cortex-m3)
+set(STRATA_FW_TRIPLE thumbv7m-none-eabi)
+set(STRATA_FW_BOARD cortex-m)
+# Soft float. -fshort-enums: the enum size of arm-none-eabi-gcc and its C
+# libraries (newlib, picolibc), so strata's objects link into GCC-built
+# firmware without "variable-size enums" warnings or ABI mismatches.
+set(STRATA_FW_ARCH_FLAGS -mcpu=cortex-m3 -mthumb -mfloat-abi=soft -fshort-enums)
+# The self-test's static arena lives in the board's 16 MiB PSRAM (boot/cortex-m/link.ld).
+set(STRATA_FW_TEST_ARENA_MIB 14)
+include(${CMAKE_CURRENT_LIST_DIR}/toolchain_common.cmake)
