@@ -7,7 +7,7 @@ set(_fw_tests ${CMAKE_CURRENT_LIST_DIR})
 # new/delete. Each suite linked in defines STRATA_FW_SUITE_<NAME> for the main.
 strata_fw_objects(strata_fw_report SOURCES ${_fw_tests}/report.cpp)
 # The C API suite uses <new> (std::nothrow), as new_delete.cpp does.
-strata_fw_objects(strata_fw_api_suite SOURCES ${_fw_tests}/suite_fw_api.cpp)
+strata_fw_objects(strata_fw_api_suite SOURCES ${_fw_tests}/suite_fw_api.cpp ${_fw_tests}/suite_fw_heaps.cpp)
 target_compile_options(strata_fw_api_suite PRIVATE ${STRATA_FW_NEW_INCLUDES})
 set(_sources ${_fw_tests}/selftest_main.cpp)
 set(_defines)
@@ -27,7 +27,7 @@ strata_fw_image(selftest SOURCES ${_sources} OBJECTS strata_fw_report strata_fw_
 # objects, with fw_main bound to that kind's entry point at link time. The
 # harness tests expect FAIL from each, with the message of the mechanism
 # under test.
-set(STRATA_FW_FAILURES check trap_load trap_illegal fatal_free fatal_new)
+set(STRATA_FW_FAILURES check trap_load trap_illegal fatal_free fatal_new fatal_cross_heap)
 strata_fw_objects(strata_fw_failures SOURCES ${_fw_tests}/deliberate_failure.cpp)
 foreach(kind IN LISTS STRATA_FW_FAILURES)
   strata_fw_image(fail_${kind} OBJECTS strata_fw_failures strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_${kind})

@@ -47,6 +47,7 @@ void suite_buddy(scenario::Checker& chk);
 void suite_heap(scenario::Checker& chk);
 void suite_bitmap(scenario::Checker& chk);
 void suite_fw_api(scenario::Checker& chk);
+void suite_fw_heaps(scenario::Checker& chk);
 
 /// Runs the byte model on `a` over the single region [mem, mem + n) as the
 /// next step of `steps`, and prints its counters. `a` must already be

@@ -32,6 +32,12 @@ u64 load_from_invalid_address();
 /// Executes an instruction the CPU does not define, which must trap.
 void execute_illegal_instruction();
 
+/// A second RAM the board has besides the one the image runs in, for images
+/// that put heaps in different memories (the Cortex-M boards' fast SRAM):
+/// its start and size, or null (size 0) when there is none. The default
+/// (boot/common/console.cpp) has none.
+u8* second_ram(usize& size);
+
 /// Writes a NUL-terminated string (null prints "(null)"); "\n" becomes "\r\n".
 void put(const char* s);
 /// Writes v in hexadecimal with a 0x prefix.

@@ -4,6 +4,8 @@
 // behind start.S's fault_entry.
 #include "boot/common/platform.hpp"
 
+extern "C" strata::u8 __fast_ram_start[], __fast_ram_end[];  // link.ld
+
 namespace strata::fw {
 namespace {
 constexpr uptr UART0 = 0x4000'4000;  // CMSDK APB UART: DATA +0, STATE +4, CTRL +8, BAUDDIV +0x10
@@ -74,6 +76,12 @@ u64 load_from_invalid_address() {
 }
 
 void execute_illegal_instruction() { __asm__ __volatile__("udf #0"); }
+
+/// The fast SRAM above the stack (link.ld: __fast_ram_start .. __fast_ram_end).
+u8* second_ram(usize& size) {
+  size = static_cast<usize>(__fast_ram_end - __fast_ram_start);
+  return __fast_ram_start;
+}
 
 }  // namespace strata::fw
 

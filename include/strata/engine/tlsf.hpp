@@ -529,6 +529,18 @@ class Tlsf {
     return verify([](const char*, const void*) {});
   }
 
+  /// The largest size alloc(size) serves right now (for alignments up to
+  /// ALIGN), 0 when nothing fits: the payload of the head of the highest
+  /// non-empty class list. Any request up to it is found (by the bitmap scan,
+  /// or as the head of the class below the rounded-up request); a larger one
+  /// is not, even when a bigger block sits further down that same list
+  /// (TLSF's good-fit rounding). O(1).
+  usize largest_alloc() const {
+    if (fl_bitmap_ == 0) return 0;
+    const u32 fl = log2_floor(fl_bitmap_);
+    return heads_[fl * SL_COUNT + log2_floor(sl_bitmap_[fl])]->size() - BLOCK_OVERHEAD;
+  }
+
   /// Bytes of all blocks of all pools (see the accounting note above).
   usize total_bytes() const { return total_; }
   /// Bytes of blocks handed out, headers included.
