@@ -32,3 +32,11 @@ strata_fw_objects(strata_fw_failures SOURCES ${_fw_tests}/deliberate_failure.cpp
 foreach(kind IN LISTS STRATA_FW_FAILURES)
   strata_fw_image(fail_${kind} OBJECTS strata_fw_failures strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_${kind})
 endforeach()
+
+# The multi-task image (Cortex-M boards: a preemptive scheduler on SysTick and
+# PendSV, rtos_main.cpp) and the interrupt rule's failing half.
+if(STRATA_FW_BOARD STREQUAL "cortex-m")
+  strata_fw_objects(strata_fw_rtos SOURCES ${_fw_tests}/rtos_main.cpp ${_fw_tests}/rtos_cortex_m.S)
+  strata_fw_image(rtos OBJECTS strata_fw_rtos strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_rtos)
+  strata_fw_image(fail_isr_alloc OBJECTS strata_fw_rtos strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_isr_spin)
+endif()
