@@ -75,3 +75,7 @@ if(STRATA_FW_GCC_NAMES AND NOT STRATA_FW_PICOLIBC STREQUAL "OFF")
     message(FATAL_ERROR "STRATA_FW_PICOLIBC=ON needs ${STRATA_FW_GCC_NAMES} with picolibc (Debian: scripts/deps.sh test)")
   endif()
 endif()
+
+# The bounds image (bounds_main.cpp): worst-case instruction counts of the
+# engines' calls, run under QEMU -icount (run_qemu.sh --icount).
+strata_fw_image(bounds SOURCES ${_fw_tests}/bounds_main.cpp OBJECTS strata_fw_report)

@@ -77,6 +77,19 @@ u64 load_from_invalid_address() {
 
 void execute_illegal_instruction() { __asm__ __volatile__("udf #0"); }
 
+constexpr uptr SYST_CSR = 0xE000'E010, SYST_RVR = 0xE000'E014, SYST_CVR = 0xE000'E018;
+
+void cycle_counter_start() {
+  if ((*reg(SYST_CSR) & 1) != 0) return;
+  *reg(SYST_RVR) = 0xff'ffff;  // free-running over all 24 bits, no interrupt
+  *reg(SYST_CVR) = 0;
+  *reg(SYST_CSR) = 0x5;  // core clock, enabled
+}
+
+u64 cycle_counter() { return 0xff'ffff - (*reg(SYST_CVR) & 0xff'ffff); }  // SysTick counts down
+
+u32 cycle_counter_bits() { return 24; }
+
 /// The fast SRAM above the stack (link.ld: __fast_ram_start .. __fast_ram_end).
 u8* second_ram(usize& size) {
   size = static_cast<usize>(__fast_ram_end - __fast_ram_start);

@@ -50,6 +50,16 @@ u64 load_from_invalid_address() {
   return *reinterpret_cast<volatile u64*>(uptr{0x8});
 }
 
+void cycle_counter_start() {}
+
+u64 cycle_counter() {
+  uptr v = 0;
+  __asm__ __volatile__("csrr %0, minstret" : "=r"(v));
+  return v;
+}
+
+u32 cycle_counter_bits() { return sizeof(uptr) * 8; }
+
 void execute_illegal_instruction() { __asm__ __volatile__(".4byte 0x00000000"); }  // all-zero: defined illegal
 
 }  // namespace strata::fw

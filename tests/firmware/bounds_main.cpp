@@ -1,0 +1,262 @@
+// strata firmware bounds image: worst-case execution paths of TLSF and the
+// Heap, counted in instructions with the board's cycle counter.
+//
+// Run under QEMU's -icount (run_qemu.sh --icount), where every counter of the
+// boards ticks in a fixed proportion to the instructions executed. The image
+// calibrates that proportion on a run of 1000 nops (and refuses to go on when
+// two calibrations differ: the counter is then wall time, not instructions),
+// then measures every engine call of an adversarial sequence and of a
+// randomized run, and reports the most instructions any call of each kind
+// took. Engine calls only (FwTlsf, FwHeap: what the C API calls under its
+// lock); the lock and the C entry point add a few instructions.
+//
+// The adversarial sequence drives each operation down its longest path:
+//   TLSF alloc         the first request on a fresh pool: the second-level map
+//                      of its class is empty, so the first-level map is
+//                      scanned, the one big block split and its tail linked
+//   TLSF aligned       split_front (a free front gap) and carve (a free tail)
+//   TLSF free          both physical neighbours free: two unlinks that empty
+//                      their lists (bitmap bits cleared), one link
+//   TLSF realloc       grow into a free next block, then split the tail
+//   Heap alloc         the first block of a class on a fresh heap: the buddy
+//                      splits from its largest order down to the span's
+//   Heap free          the last block of a span when the class already keeps
+//                      a spare: the span goes back and merges up every order
+// The randomized run (RANDOM_OPS calls, sizes 1..8 KiB log-uniform, a quarter
+// aligned up to 4 KiB, a fifth resizes) looks for anything longer.
+#include "boot/common/platform.hpp"
+#include "report.hpp"
+#include "runtime/firmware_engines.hpp"
+#include "scenarios/checker.hpp"
+#include "scenarios/rng.hpp"
+#include "strata/align.hpp"
+
+namespace strata::fw {
+namespace {
+
+constexpr u64 RANDOM_OPS = 20'000;
+/// What malloc asks the engines for (the C API's alignment: two pointers).
+constexpr usize MALLOC_ALIGN = 2 * sizeof(void*);
+constexpr u64 SEED = 0xb0a2d5;
+constexpr usize TLSF_POOL = usize{256} << 10;
+constexpr usize HEAP_POOL = usize{2} << 20;
+alignas(4096) u8 memory[HEAP_POOL];
+
+// ---- Counting instructions ----------------------------------------------------
+u64 counter_mask() { return cycle_counter_bits() >= 64 ? ~u64{0} : (u64{1} << cycle_counter_bits()) - 1; }
+
+/// Counter ticks of an empty measurement, and per 1000 instructions.
+struct Calibration {
+  u64 empty;
+  u64 per_1000;
+};
+
+[[gnu::noinline]] Calibration calibrate() {
+  const u64 mask = counter_mask();
+  u64 a = cycle_counter();
+  __asm__ __volatile__("" ::: "memory");
+  u64 b = cycle_counter();
+  const u64 empty = (b - a) & mask;
+  a = cycle_counter();
+  __asm__ __volatile__(".rept 1000\n nop\n .endr" ::: "memory");
+  b = cycle_counter();
+  return Calibration{empty, ((b - a) & mask) - empty};
+}
+
+Calibration cal;
+
+/// Instructions f() executed (rounded; the measurement's own reads excluded).
+template <class F>
+u64 instructions(F&& f) {
+  const u64 a = cycle_counter();
+  f();
+  const u64 b = cycle_counter();
+  const u64 ticks = (b - a) & counter_mask();
+  const u64 net = ticks > cal.empty ? ticks - cal.empty : 0;
+  return (net * 1000 + cal.per_1000 / 2) / cal.per_1000;
+}
+
+/// The longest call of each kind, and what it was.
+struct Worst {
+  u64 alloc = 0, aligned = 0, free = 0, resize = 0;
+  void note(u64& slot, u64 n) {
+    if (n > slot) slot = n;
+  }
+};
+
+void report(const char* engine, const char* what, const Worst& w) {
+  put_tag("  wcet ");
+  put(engine);
+  put(" ");
+  put(what);
+  put_field("alloc", w.alloc);
+  put_field("aligned_alloc", w.aligned);
+  put_field("free", w.free);
+  put_field("realloc_in_place", w.resize);
+  put(" (instructions)\n");
+}
+
+// ---- TLSF -------------------------------------------------------------------------
+FwTlsf tlsf;
+
+template <class E>
+void* take(Result<void*> r) {
+  return r.ok() ? r.value() : nullptr;
+}
+
+Worst tlsf_adversarial(scenario::Checker& chk) {
+  Worst w;
+  (void)tlsf.init(memory, TLSF_POOL);
+  void* p = nullptr;
+  w.note(w.alloc, instructions([&] { p = take<FwTlsf>(tlsf.alloc(100, MALLOC_ALIGN)); }));  // first-level scan
+  void* q = nullptr;
+  w.note(w.aligned, instructions([&] { q = take<FwTlsf>(tlsf.alloc(300, 1024)); }));  // front gap and tail
+  SCEN_CHECK(chk, p != nullptr && q != nullptr && is_ptr_aligned(q, 1024));
+  // a b c d contiguous; a and c free: freeing b merges both neighbours.
+  void* a = take<FwTlsf>(tlsf.alloc(200, 1));
+  void* b = take<FwTlsf>(tlsf.alloc(200, 1));
+  void* c = take<FwTlsf>(tlsf.alloc(400, 1));
+  void* d = take<FwTlsf>(tlsf.alloc(200, 1));
+  if (!SCEN_CHECK(chk, a && b && c && d)) return w;
+  SCEN_CHECK(chk, tlsf.dealloc(a).ok() && tlsf.dealloc(c).ok());
+  w.note(w.free, instructions([&] { SCEN_CHECK(chk, tlsf.dealloc(b).ok()); }));
+  // d grows into the free rest of the pool and leaves a tail.
+  w.note(w.resize, instructions([&] { SCEN_CHECK(chk, tlsf.try_resize_in_place(d, 5000).ok()); }));
+  SCEN_CHECK(chk, tlsf.dealloc(d).ok() && tlsf.dealloc(p).ok() && tlsf.dealloc(q).ok());
+  SCEN_CHECK(chk, tlsf.used_bytes() == 0 && tlsf.verify());
+  return w;
+}
+
+/// The randomized run over any engine with alloc/dealloc(p) (and resize when E has it).
+template <class E>
+Worst random_run(E& e, scenario::Checker& chk, u64 seed) {
+  Worst w;
+  constexpr usize LIVE = 256;
+  void* live[LIVE] = {};
+  scenario::Rng rng(seed);
+  for (u64 op = 0; op < RANDOM_OPS; ++op) {
+    void*& slot = live[rng.below(LIVE)];
+    if (slot == nullptr) {
+      const usize size = static_cast<usize>(rng.log_uniform(8192));
+      if (rng.chance(1, 4)) {
+        const usize align = usize{1} << rng.range(4, 12);
+        w.note(w.aligned, instructions([&] { slot = take<E>(e.alloc(size, align)); }));
+      } else {
+        w.note(w.alloc, instructions([&] { slot = take<E>(e.alloc(size, MALLOC_ALIGN)); }));
+      }
+    } else if constexpr (requires { e.try_resize_in_place(slot, 1); }) {
+      if (rng.chance(1, 5)) {
+        const usize size = static_cast<usize>(rng.log_uniform(8192));
+        w.note(w.resize, instructions([&] { (void)e.try_resize_in_place(slot, size); }));
+        continue;
+      }
+      w.note(w.free, instructions([&] { SCEN_CHECK(chk, e.dealloc(slot).ok()); }));
+      slot = nullptr;
+    } else {
+      w.note(w.free, instructions([&] { SCEN_CHECK(chk, e.dealloc(slot).ok()); }));
+      slot = nullptr;
+    }
+  }
+  for (void*& p : live)
+    if (p != nullptr) SCEN_CHECK(chk, e.dealloc(p).ok());
+  SCEN_CHECK(chk, e.used_bytes() == 0 && e.verify());
+  return w;
+}
+
+// ---- Heap -------------------------------------------------------------------------
+FwHeap heap;
+
+Worst heap_adversarial(scenario::Checker& chk) {
+  Worst w;
+  (void)heap.init(memory, HEAP_POOL);
+  // The first block of the largest class: the buddy splits from its top order.
+  const usize big = FwHeap::class_size(FwHeap::num_classes() - 1);
+  void* first = nullptr;
+  w.note(w.alloc, instructions([&] { first = take<FwHeap>(heap.alloc(big, MALLOC_ALIGN)); }));
+  void* aligned = nullptr;
+  w.note(w.aligned, instructions([&] { aligned = take<FwHeap>(heap.alloc(3000, 4096)); }));
+  if (!SCEN_CHECK(chk, first != nullptr && aligned != nullptr)) return w;
+  // Two spans of one class; emptying the first makes it the spare, emptying
+  // the second gives it back to the buddy, which merges it up.
+  const u32 cls = FwHeap::class_for(1000, 16);
+  const usize per_span = FwHeap::class_span_bytes(cls) / FwHeap::class_size(cls);
+  void* blocks[2 * 64] = {};
+  const usize n = 2 * per_span <= 128 ? 2 * per_span : 128;
+  for (usize i = 0; i < n; ++i) blocks[i] = take<FwHeap>(heap.alloc(1000, 16));
+  for (usize i = 0; i + 1 < n; ++i) SCEN_CHECK(chk, heap.dealloc(blocks[i]).ok());
+  w.note(w.free, instructions([&] { SCEN_CHECK(chk, heap.dealloc(blocks[n - 1]).ok()); }));
+  SCEN_CHECK(chk, heap.dealloc(first).ok() && heap.dealloc(aligned).ok());
+  SCEN_CHECK(chk, heap.used_bytes() == 0 && heap.verify());
+  return w;
+}
+
+/// Regression guards, in instructions per call on any ISA: both engines are
+/// constant time (the Heap up to its buddy's few orders), and the slowest
+/// ISA (riscv64, software bit scans) measures well under these (docs/firmware.md).
+constexpr u64 TLSF_CEILING = 1000;
+constexpr u64 HEAP_CEILING = 2000;
+
+void check_ceiling(scenario::Checker& chk, const Worst& w, u64 ceiling) {
+  SCEN_CHECK(chk, w.alloc > 0 && w.alloc <= ceiling);
+  SCEN_CHECK(chk, w.aligned > 0 && w.aligned <= ceiling);
+  SCEN_CHECK(chk, w.free > 0 && w.free <= ceiling);
+  SCEN_CHECK(chk, w.resize <= ceiling);
+}
+
+Worst max_of(const Worst& x, const Worst& y) {
+  Worst m = x;
+  m.note(m.alloc, y.alloc);
+  m.note(m.aligned, y.aligned);
+  m.note(m.free, y.free);
+  m.note(m.resize, y.resize);
+  return m;
+}
+
+}  // namespace
+}  // namespace strata::fw
+
+using namespace strata;
+using namespace strata::fw;
+
+extern "C" int fw_main() {
+  scenario::Checker chk = console_checker();
+  Steps steps("bounds", chk);
+  put_tag("bounds on " STRATA_FW_ISA_NAME "\n");
+  cycle_counter_start();
+  cal = calibrate();
+  const Calibration again = calibrate();
+  put_tag("  counter: ");
+  put_dec(cal.per_1000);
+  put(" ticks per 1000 instructions, ");
+  put_dec(cal.empty);
+  put(" per empty measurement\n");
+  // Under -icount the counter is a function of the instruction count: two
+  // calibrations agree exactly. Wall-clock ticks would not.
+  if (!SCEN_CHECK(chk, again.per_1000 == cal.per_1000 && again.empty == cal.empty && cal.per_1000 >= 1000)) {
+    put_tag("  the cycle counter does not count instructions: run under qemu -icount (run_qemu.sh --icount)\n");
+    return report_verdict(chk);
+  }
+  steps.done("calibration");
+
+  const Worst ta = tlsf_adversarial(chk);
+  report("tlsf", "adversarial", ta);
+  (void)tlsf.init(memory, TLSF_POOL);
+  const Worst tr = random_run(tlsf, chk, SEED);
+  report("tlsf", "random", tr);
+  const Worst tw = max_of(ta, tr);
+  report("tlsf", "worst", tw);
+  check_ceiling(chk, tw, TLSF_CEILING);
+  SCEN_CHECK(chk, tw.resize > 0);
+  steps.done("wcet_tlsf");
+
+  const Worst ha = heap_adversarial(chk);
+  report("heap", "adversarial", ha);
+  (void)heap.init(memory, HEAP_POOL);
+  const Worst hr = random_run(heap, chk, SEED);
+  report("heap", "random", hr);
+  const Worst hw = max_of(ha, hr);
+  report("heap", "worst", hw);
+  check_ceiling(chk, hw, HEAP_CEILING);
+  steps.done("wcet_heap");
+  return report_verdict(chk);
+}
