@@ -24,6 +24,13 @@
 //                      a spare: the span goes back and merges up every order
 // The randomized run (RANDOM_OPS calls, sizes 1..8 KiB log-uniform, a quarter
 // aligned up to 4 KiB, a fifth resizes) looks for anything longer.
+//
+// Then TLSF's memory bound (docs/firmware.md, "Memory bounds"): a pool of
+// tlsf_pool_bound(M, n, m) bytes serves every sequence of malloc/free with
+// requests of m..n bytes and at most M live request bytes. Sequences built to
+// keep the heap full (live bytes held at M, sizes mixed to fragment it) must
+// never fail there, and must fail on a pool of 1.25 M (else they do not
+// stress the heap and the first check proves nothing).
 #include "boot/common/platform.hpp"
 #include "report.hpp"
 #include "runtime/firmware_engines.hpp"
@@ -203,6 +210,60 @@ void check_ceiling(scenario::Checker& chk, const Worst& w, u64 ceiling) {
   SCEN_CHECK(chk, w.resize <= ceiling);
 }
 
+// ---- TLSF's memory bound -------------------------------------------------------
+/// The derived bound (docs/firmware.md): with G the granule, every block of a
+/// request r is at most r + 2G - 1 bytes; when a request fails, every free
+/// block is below N, the class boundary the largest request rounds up to, and
+/// free blocks never touch (so there are at most U + 1 of them, U live blocks
+/// <= M / m). A pool whose block bytes exceed M + U (2G - 1) + (U + 1)(N - G)
+/// therefore never fails; add the pool frame.
+constexpr usize tlsf_pool_bound(usize live_max, usize n, usize m) {
+  using C = detail::TlsfClasses<TlsfSmallConfig::SL_LOG2, TlsfSmallConfig::MAX_POOL_LOG2, detail::TLSF_GRANULE>;
+  constexpr usize G = detail::TLSF_GRANULE;
+  usize block = align_up(n + detail::TLSF_HEADER, G);
+  if (block < detail::TLSF_MIN_BLOCK) block = detail::TLSF_MIN_BLOCK;
+  const typename C::Index at = C::index_for_request(block);
+  const usize N = C::class_min(at.fl, at.sl);
+  const usize U = live_max / m;
+  return live_max + U * (2 * G - 1) + (U + 1) * (N - G) + G + detail::TLSF_POOL_OVERHEAD;
+}
+
+/// Runs `runs` sequences of malloc/free on a fresh TLSF pool of `pool` bytes:
+/// live request bytes kept at (and never above) live_max, sizes m..n, a
+/// quarter of them tiny and pinned longer (they split free blocks). Returns
+/// the number of refused requests.
+u64 tlsf_bound_runs(usize pool, usize live_max, usize n, usize m, u32 runs, scenario::Checker& chk) {
+  u64 refused = 0;
+  constexpr usize SLOTS = 1024;
+  void* blocks[SLOTS];
+  usize sizes[SLOTS];
+  for (u32 run = 0; run < runs; ++run) {
+    if (!SCEN_CHECK(chk, tlsf.init(memory, pool).ok())) return refused;
+    scenario::Rng rng(SEED + run);
+    usize live = 0, count = 0;
+    for (u32 op = 0; op < 4000; ++op) {
+      const usize r = rng.chance(1, 4) ? m : m + static_cast<usize>(rng.below(n - m + 1));
+      while (count > 0 && (live + r > live_max || count == SLOTS)) {  // free until it fits
+        const usize i = static_cast<usize>(rng.below(count));
+        SCEN_CHECK(chk, tlsf.dealloc(blocks[i]).ok());
+        live -= sizes[i];
+        blocks[i] = blocks[--count];
+        sizes[i] = sizes[count];
+      }
+      const Result<void*> p = tlsf.alloc(r, MALLOC_ALIGN);
+      if (!p.ok()) {
+        ++refused;
+        continue;
+      }
+      blocks[count] = p.value();
+      sizes[count++] = r;
+      live += r;
+    }
+    SCEN_CHECK(chk, tlsf.verify());
+  }
+  return refused;
+}
+
 Worst max_of(const Worst& x, const Worst& y) {
   Worst m = x;
   m.note(m.alloc, y.alloc);
@@ -248,6 +309,47 @@ extern "C" int fw_main() {
   check_ceiling(chk, tw, TLSF_CEILING);
   SCEN_CHECK(chk, tw.resize > 0);
   steps.done("wcet_tlsf");
+
+  // TLSF's memory bound, for M = 16 KiB live, requests of 16..512 bytes.
+  constexpr usize M = usize{16} << 10, N_MAX = 512, M_MIN = 16;
+  constexpr usize H = tlsf_pool_bound(M, N_MAX, M_MIN);
+  static_assert(H <= HEAP_POOL, "the bound's pool fits the image's memory");
+  put_tag("  tlsf memory bound: M=");
+  put_dec(M);
+  put(" n=");
+  put_dec(N_MAX);
+  put(" m=");
+  put_dec(M_MIN);
+  put(" H=");
+  put_dec(H);
+  put(" (");
+  put_dec(H / M);
+  put(".");
+  put_dec(H * 10 / M % 10);
+  put(" M)\n");
+  const u64 refused_at_h = tlsf_bound_runs(H, M, N_MAX, M_MIN, 8, chk);
+  const u64 refused_small = tlsf_bound_runs(M + M / 4, M, N_MAX, M_MIN, 8, chk);
+  put_tag(" ");
+  put_field("refused_at_H", refused_at_h);
+  put_field("refused_at_1.25M", refused_small);
+  put("\n");
+  SCEN_CHECK(chk, refused_at_h == 0);
+  SCEN_CHECK(chk, refused_small > 0);
+  // How far below H these sequences still pass (context for the bound's
+  // slack: a bisection over the pool size, to 1 KiB).
+  usize lo = M + M / 4, hi = H;
+  while (hi - lo > 1024) {
+    const usize mid = align_down(lo + (hi - lo) / 2, 16);
+    (tlsf_bound_runs(mid, M, N_MAX, M_MIN, 8, chk) == 0 ? hi : lo) = mid;
+  }
+  put_tag("  these sequences pass from a pool of about ");
+  put_dec(hi);
+  put(" bytes (");
+  put_dec(hi / M);
+  put(".");
+  put_dec(hi * 10 / M % 10);
+  put(" M)\n");
+  steps.done("tlsf_memory_bound");
 
   const Worst ha = heap_adversarial(chk);
   report("heap", "adversarial", ha);
