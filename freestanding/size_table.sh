@@ -67,6 +67,7 @@ label() {
     tlsf_firmware_members) echo "Tlsf<TlsfSmallConfig>: malloc members only" ;;
     buddy) echo "Buddy<FirmwareBuddyConfig>" ;;
     heap) echo "Heap<FirmwareHeapConfig>" ;;
+    heap_bounded) echo "Heap<FirmwareBoundedHeapConfig>" ;;
     bitmap_page) echo "BitmapPageAllocator<4096, 8192>" ;;
     bitmap_id) echo "BitmapIdAllocator<4096>" ;;
     fw_api) echo "fw C API + the TLSF it calls" ;;

@@ -27,6 +27,8 @@ namespace {
 
 #if STRATA_FW_ENGINE_HEAP
 using Engine = FwHeap;
+#elif STRATA_FW_ENGINE_HEAP_BOUNDED
+using Engine = FwBoundedHeap;
 #else
 using Engine = FwTlsf;
 #endif

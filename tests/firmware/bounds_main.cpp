@@ -31,6 +31,15 @@
 // keep the heap full (live bytes held at M, sizes mixed to fragment it) must
 // never fail there, and must fail on a pool of 1.25 M (else they do not
 // stress the heap and the first check proves nothing).
+//
+// And the bounded Heap's (FwBoundedHeap: power-of-two classes in one-page
+// spans): heap_bound_pages(M, n, m) pages of spans suffice. Its adversary
+// goes class by class from the smallest, filling the live budget with the
+// smallest requests the class takes, then freeing all but one block per span
+// (those pin the span for good). It must never be refused with the bound's
+// pages, and must be refused with one page less than the most it made the
+// heap hold (placement does not matter: each class needs ceil(blocks / B)
+// spans wherever they are), which shows how tight the bound is.
 #include "boot/common/platform.hpp"
 #include "report.hpp"
 #include "runtime/firmware_engines.hpp"
@@ -264,6 +273,89 @@ u64 tlsf_bound_runs(usize pool, usize live_max, usize n, usize m, u32 runs, scen
   return refused;
 }
 
+// ---- The bounded Heap's memory bound ------------------------------------------
+FwBoundedHeap bheap;
+constexpr usize PAGE = FwBoundedHeap::PAGE_SIZE;
+
+/// The derived bound (docs/firmware.md): a new span of class c is taken only
+/// when every span the class holds is full, and a full span holds B_c blocks
+/// of requests of at least max(m, s_{c-1} + 1) bytes (smaller requests go to
+/// smaller classes), so class c never holds more than
+/// floor(M / (B_c max(m, s_{c-1} + 1))) + 1 spans (its spare included). All
+/// spans are one page, so any free page serves any of them: the heap never
+/// fails while its buddy has that many pages summed over the classes a
+/// request of m..n bytes can land in.
+constexpr usize heap_bound_pages(usize live_max, usize n, usize m) {
+  usize pages = 0, below = 0;  // below: the class under c (its requests are larger)
+  for (u32 c = 0; c < BoundedClasses::NUM_CLASSES && below < n; ++c) {
+    const SizeClass& sc = BoundedClasses::get(c);
+    if (sc.size >= m) {
+      const usize least = m > below + 1 ? m : below + 1;
+      pages += live_max / (sc.blocks * least) + 1;
+    }
+    below = sc.size;
+  }
+  return pages;
+}
+
+/// The smallest pool whose buddy manages `pages` pages (the metadata takes
+/// the rest), the heap initialised over it.
+usize bheap_pool_for(usize pages) {
+  auto enough = [pages](usize pool) { return bheap.init(memory, pool).ok() && bheap.total_bytes() >= pages * PAGE; };
+  usize pool = pages * PAGE;
+  while (!enough(pool)) pool += PAGE;
+  while (enough(pool - 16)) pool -= 16;
+  (void)enough(pool);
+  return pool;
+}
+
+struct Adversary {
+  u64 refused = 0;
+  usize peak_pages = 0;  ///< the most pages the heap's spans held at once
+};
+
+/// The class-by-class adversary over a bounded Heap of `pages` pages.
+Adversary bheap_adversary(usize pages, usize live_max, usize n, usize m, scenario::Checker& chk) {
+  Adversary a;
+  const usize pool = bheap_pool_for(pages);
+  SCEN_CHECK(chk, bheap.total_bytes() == pages * PAGE);
+  constexpr usize MAX_BLOCKS = 2048;
+  static void* batch[MAX_BLOCKS];
+  static bool pinned_page[HEAP_POOL / PAGE];
+  for (bool& p : pinned_page) p = false;
+  usize live = 0, below = 0;
+  for (u32 c = 0; c < BoundedClasses::NUM_CLASSES && below < n; ++c) {
+    const usize size = BoundedClasses::get(c).size;
+    const usize r = m > below + 1 ? m : below + 1;
+    below = size;
+    if (size < m) continue;
+    usize count = 0;
+    while (live + r <= live_max && count < MAX_BLOCKS) {
+      const Result<void*> p = bheap.alloc(r, MALLOC_ALIGN);
+      if (!p.ok()) {
+        ++a.refused;
+        break;
+      }
+      batch[count++] = p.value();
+      live += r;
+    }
+    const usize held = (bheap.total_bytes() - bheap.free_run_bytes()) / PAGE;
+    if (held > a.peak_pages) a.peak_pages = held;
+    for (usize i = 0; i < count; ++i) {  // keep the first block of each span
+      const usize page = (reinterpret_cast<uptr>(batch[i]) - reinterpret_cast<uptr>(memory)) / PAGE;
+      if (!pinned_page[page]) {
+        pinned_page[page] = true;
+        continue;
+      }
+      SCEN_CHECK(chk, bheap.dealloc(batch[i]).ok());
+      live -= r;
+    }
+  }
+  SCEN_CHECK(chk, bheap.verify());
+  (void)pool;
+  return a;
+}
+
 Worst max_of(const Worst& x, const Worst& y) {
   Worst m = x;
   m.note(m.alloc, y.alloc);
@@ -350,6 +442,31 @@ extern "C" int fw_main() {
   put_dec(hi * 10 / M % 10);
   put(" M)\n");
   steps.done("tlsf_memory_bound");
+
+  // The bounded Heap's memory bound, for the same M, n, m.
+  constexpr usize HP = heap_bound_pages(M, N_MAX, M_MIN);
+  const usize heap_pool = bheap_pool_for(HP);
+  put_tag("  bounded heap memory bound: ");
+  put_dec(HP);
+  put(" pages of spans, a pool of ");
+  put_dec(heap_pool);
+  put(" bytes (");
+  put_dec(heap_pool / M);
+  put(".");
+  put_dec(heap_pool * 10 / M % 10);
+  put(" M)\n");
+  const Adversary at_bound = bheap_adversary(HP, M, N_MAX, M_MIN, chk);
+  const Adversary below = bheap_adversary(at_bound.peak_pages - 1, M, N_MAX, M_MIN, chk);
+  put_tag(" ");
+  put_field("refused_at_bound", at_bound.refused);
+  put_field("adversary_pages", at_bound.peak_pages);
+  put_field("refused_one_page_below", below.refused);
+  put("\n");
+  SCEN_CHECK(chk, at_bound.refused == 0 && at_bound.peak_pages <= HP);
+  SCEN_CHECK(chk, below.refused > 0);
+  // Tight: the adversary makes the heap hold at least 90% of the bound.
+  SCEN_CHECK(chk, at_bound.peak_pages * 10 >= HP * 9);
+  steps.done("heap_memory_bound");
 
   const Worst ha = heap_adversarial(chk);
   report("heap", "adversarial", ha);

@@ -205,11 +205,13 @@ template <bool FITS_32>
 struct TlsfWordOf {
   using type = u64;
   static u32 lowest(u64 w) { return ctz64(w); }
+  static u32 highest(u64 w) { return log2_floor(w); }
 };
 template <>
 struct TlsfWordOf<true> {
   using type = u32;
   static u32 lowest(u32 w) { return ctz32(w); }
+  static u32 highest(u32 w) { return log2_floor_size(w); }  // the class index's own scan
 };
 
 /// The class arithmetic of a TLSF with 2^SL_LOG2 second-level lists, pools of at
@@ -239,8 +241,9 @@ struct TlsfClasses {
   /// cores come out slightly smaller with u32 too (measured: size_table.sh).
   using Word = typename TlsfWordOf<SL_COUNT <= 32 && FL_COUNT <= 32>::type;
   static constexpr u32 WORD_BITS = sizeof(Word) * 8;
-  /// Index of the lowest set bit of w != 0.
+  /// Index of the lowest / highest set bit of w != 0.
   static u32 lowest(Word w) { return TlsfWordOf<WORD_BITS == 32>::lowest(w); }
+  static u32 highest(Word w) { return TlsfWordOf<WORD_BITS == 32>::highest(w); }
 
   /// A list index. fl may equal FL_COUNT for requests above every class
   /// (index_for_request only), meaning "no list can serve this".
@@ -537,8 +540,8 @@ class Tlsf {
   /// (TLSF's good-fit rounding). O(1).
   usize largest_alloc() const {
     if (fl_bitmap_ == 0) return 0;
-    const u32 fl = log2_floor(fl_bitmap_);
-    return heads_[fl * SL_COUNT + log2_floor(sl_bitmap_[fl])]->size() - BLOCK_OVERHEAD;
+    const u32 fl = Classes::highest(fl_bitmap_);
+    return heads_[fl * SL_COUNT + Classes::highest(sl_bitmap_[fl])]->size() - BLOCK_OVERHEAD;
   }
 
   /// Bytes of all blocks of all pools (see the accounting note above).
