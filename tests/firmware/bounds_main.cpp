@@ -476,6 +476,10 @@ extern "C" int fw_main() {
   const Worst hw = max_of(ha, hr);
   report("heap", "worst", hw);
   check_ceiling(chk, hw, HEAP_CEILING);
+  (void)bheap.init(memory, HEAP_POOL);
+  const Worst bw = random_run(bheap, chk, SEED);
+  report("heap_bounded", "random", bw);
+  check_ceiling(chk, bw, HEAP_CEILING);
   steps.done("wcet_heap");
   return report_verdict(chk);
 }
