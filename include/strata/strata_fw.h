@@ -28,7 +28,10 @@
  *
  * Engine: TLSF by default (O(1), about 1.2 KiB of control state on 32-bit
  * targets, 2.3 KiB on 64-bit ones); the slab+buddy Heap with
- * -DSTRATA_FW_ENGINE=heap. Every heap of a build uses the same engine.
+ * -DSTRATA_FW_ENGINE=heap; the bounded Heap, whose worst-case memory for a
+ * given live size is stated and tight (docs/firmware.md, "Memory bounds"),
+ * with -DSTRATA_FW_ENGINE=heap_bounded. Every heap of a build uses the same
+ * engine.
  *
  * Alignment: the malloc family returns blocks aligned to 2 * sizeof(void*):
  * 16 bytes on 64-bit targets, 8 on 32-bit ones, as newlib's and picolibc's own
