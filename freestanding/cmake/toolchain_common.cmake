@@ -1,8 +1,9 @@
 # strata firmware: the part of the cross toolchain shared by all ISAs.
 #
 # Included by the per-ISA toolchain files (x86_64.cmake, riscv64.cmake,
-# aarch64.cmake, riscv32.cmake, cortex-m3.cmake, cortex-m4.cmake), which set
-# STRATA_FW_ISA, STRATA_FW_TRIPLE and STRATA_FW_ARCH_FLAGS first, and
+# aarch64.cmake, riscv32.cmake; cortex-m3.cmake and cortex-m4.cmake through
+# cortex_m.cmake), which set STRATA_FW_ISA, STRATA_FW_TRIPLE and
+# STRATA_FW_ARCH_FLAGS first, and
 # STRATA_FW_BOARD when the boot code lives in boot/<board>/ rather than
 # boot/<isa>/ (one board directory serves riscv32 and riscv64, another
 # Cortex-M3 and Cortex-M4). Compiles with clang and links with ld.lld

@@ -303,17 +303,6 @@ STRATA_FW_API size_t strata_fw_heap_usable_size(strata_fw_heap* heap, void* ptr)
   return usable_locked(*h, ptr);
 }
 
-STRATA_FW_API void strata_fw_heap_get_stats(strata_fw_heap* heap, strata_fw_stats* out) noexcept {
-  using namespace fw;
-  *out = strata_fw_stats{};
-  HeapState* h = state_of(heap);
-  if (h == nullptr) return;
-  Locked guard(*h);
-  out->total = h->engine.total_bytes();
-  out->used = h->engine.used_bytes();
-  out->available = h->engine.available_bytes();
-}
-
 STRATA_FW_API void strata_fw_heap_get_diag(strata_fw_heap* heap, strata_fw_diag* out) noexcept {
   using namespace fw;
   *out = strata_fw_diag{};
@@ -326,6 +315,12 @@ STRATA_FW_API void strata_fw_heap_get_diag(strata_fw_heap* heap, strata_fw_diag*
   out->largest_free = Traits::largest_free(h->engine);
   out->peak_request = h->peak_request;
   out->oom_count = h->oom_count;
+}
+
+STRATA_FW_API void strata_fw_heap_get_stats(strata_fw_heap* heap, strata_fw_stats* out) noexcept {
+  strata_fw_diag d{};
+  strata_fw_heap_get_diag(heap, &d);
+  *out = strata_fw_stats{d.capacity, d.allocated, d.capacity - d.allocated};  // available = total - used
 }
 
 STRATA_FW_API const char* strata_fw_heap_verify(strata_fw_heap* heap) noexcept {

@@ -365,6 +365,20 @@ Worst max_of(const Worst& x, const Worst& y) {
   return m;
 }
 
+/// Reports the adversarial sequence's counts, runs and reports the random run
+/// on e over a fresh pool, and checks the worst of both against the ceiling.
+template <class E>
+Worst wcet(const char* name, E& e, const Worst& adversarial, usize pool, u64 ceiling, scenario::Checker& chk) {
+  report(name, "adversarial", adversarial);
+  (void)e.init(memory, pool);
+  const Worst random = random_run(e, chk, SEED);
+  report(name, "random", random);
+  const Worst worst = max_of(adversarial, random);
+  report(name, "worst", worst);
+  check_ceiling(chk, worst, ceiling);
+  return worst;
+}
+
 }  // namespace
 }  // namespace strata::fw
 
@@ -391,14 +405,7 @@ extern "C" int fw_main() {
   }
   steps.done("calibration");
 
-  const Worst ta = tlsf_adversarial(chk);
-  report("tlsf", "adversarial", ta);
-  (void)tlsf.init(memory, TLSF_POOL);
-  const Worst tr = random_run(tlsf, chk, SEED);
-  report("tlsf", "random", tr);
-  const Worst tw = max_of(ta, tr);
-  report("tlsf", "worst", tw);
-  check_ceiling(chk, tw, TLSF_CEILING);
+  const Worst tw = wcet("tlsf", tlsf, tlsf_adversarial(chk), TLSF_POOL, TLSF_CEILING, chk);
   SCEN_CHECK(chk, tw.resize > 0);
   steps.done("wcet_tlsf");
 
@@ -468,14 +475,7 @@ extern "C" int fw_main() {
   SCEN_CHECK(chk, at_bound.peak_pages * 10 >= HP * 9);
   steps.done("heap_memory_bound");
 
-  const Worst ha = heap_adversarial(chk);
-  report("heap", "adversarial", ha);
-  (void)heap.init(memory, HEAP_POOL);
-  const Worst hr = random_run(heap, chk, SEED);
-  report("heap", "random", hr);
-  const Worst hw = max_of(ha, hr);
-  report("heap", "worst", hw);
-  check_ceiling(chk, hw, HEAP_CEILING);
+  (void)wcet("heap", heap, heap_adversarial(chk), HEAP_POOL, HEAP_CEILING, chk);
   (void)bheap.init(memory, HEAP_POOL);
   const Worst bw = random_run(bheap, chk, SEED);
   report("heap_bounded", "random", bw);
