@@ -33,10 +33,17 @@ foreach(kind IN LISTS STRATA_FW_FAILURES)
   strata_fw_image(fail_${kind} OBJECTS strata_fw_failures strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_${kind})
 endforeach()
 
-# The multi-task image (Cortex-M boards: a preemptive scheduler on SysTick and
-# PendSV, rtos_main.cpp) and the interrupt rule's failing half.
+# The multi-task image (rtos_main.cpp: a preemptive kernel over a port,
+# rtos_port.hpp; Cortex-M: SysTick and PendSV, RISC-V: the machine timer and
+# a switching trap handler) and the interrupt rule's failing half.
+set(_rtos_port "")
 if(STRATA_FW_BOARD STREQUAL "cortex-m")
-  strata_fw_objects(strata_fw_rtos SOURCES ${_fw_tests}/rtos_main.cpp ${_fw_tests}/rtos_cortex_m.S)
+  set(_rtos_port ${_fw_tests}/rtos_cortex_m.cpp ${_fw_tests}/rtos_cortex_m.S)
+elseif(STRATA_FW_BOARD STREQUAL "riscv")
+  set(_rtos_port ${_fw_tests}/rtos_riscv.cpp ${_fw_tests}/rtos_riscv.S)
+endif()
+if(_rtos_port)
+  strata_fw_objects(strata_fw_rtos SOURCES ${_fw_tests}/rtos_main.cpp ${_rtos_port})
   strata_fw_image(rtos OBJECTS strata_fw_rtos strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_rtos)
   strata_fw_image(fail_isr_alloc OBJECTS strata_fw_rtos strata_fw_report LINK_OPTIONS --defsym=fw_main=fw_main_isr_spin)
 endif()

@@ -1,7 +1,7 @@
 /*
- * strata firmware multi-task image, Cortex-M: the context switch of the tiny
- * preemptive scheduler in rtos_main.cpp (the classic PendSV design of
- * Cortex-M RTOSes).
+ * strata firmware multi-task image, Cortex-M port: the context switch of the
+ * tiny preemptive kernel in rtos_main.cpp (the classic PendSV design of
+ * Cortex-M RTOSes; the rest of the port is rtos_cortex_m.cpp).
  *
  * Tasks run in thread mode on the process stack (PSP). SysTick pends PendSV;
  * PendSV, at the lowest priority, runs when no other handler is active: it
