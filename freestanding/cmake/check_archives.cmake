@@ -1,7 +1,8 @@
 # strata firmware: fails when the objects of the given static libraries
-# reference any symbol but memcpy/memset/memmove/memcmp and strata_fatal.
+# reference any symbol but memcpy/memset/memmove/memcmp and strata_fatal (on
+# ARM also their __aeabi_mem* forms: pass -DARM=1).
 #   cmake -DNM=<llvm-nm> -DAR=<llvm-ar> -DARCHIVES=<a.a|b.a> -DWORKDIR=<dir>
-#         -DCHECKER=<tests/support/check_undefined.cmake> -P check_archives.cmake
+#         -DCHECKER=<tests/support/check_undefined.cmake> [-DARM=1] -P check_archives.cmake
 # Unpacks each archive and hands its members to the host build's checker of
 # freestanding objects (llvm-nm lists archive members with headers that the
 # checker would take for symbols).
@@ -22,4 +23,12 @@ foreach(archive IN LISTS archives)
   execute_process(COMMAND ${NM} -u ${archive})
 endforeach()
 string(REPLACE ";" "|" OBJECTS "${members}")
+if(ARM)
+  set(ALLOWED_EXTRA "")
+  foreach(f memcpy memmove memset memclr)
+    foreach(suffix "" 4 8)
+      string(APPEND ALLOWED_EXTRA "__aeabi_${f}${suffix}|")
+    endforeach()
+  endforeach()
+endif()
 include(${CHECKER})

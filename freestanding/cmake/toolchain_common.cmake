@@ -1,12 +1,19 @@
 # strata firmware: the part of the cross toolchain shared by all ISAs.
 #
 # Included by the per-ISA toolchain files (x86_64.cmake, riscv64.cmake,
-# aarch64.cmake), which set STRATA_FW_ISA, STRATA_FW_TRIPLE and
-# STRATA_FW_ARCH_FLAGS first. Compiles with clang and links with ld.lld
+# aarch64.cmake, riscv32.cmake; cortex-m3.cmake and cortex-m4.cmake through
+# cortex_m.cmake), which set STRATA_FW_ISA, STRATA_FW_TRIPLE and
+# STRATA_FW_ARCH_FLAGS first, and
+# STRATA_FW_BOARD when the boot code lives in boot/<board>/ rather than
+# boot/<isa>/ (one board directory serves riscv32 and riscv64, another
+# Cortex-M3 and Cortex-M4). Compiles with clang and links with ld.lld
 # directly (no libc, no host g++ driver), with the flags verified in
 # shared/FREESTANDING.md.
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR ${STRATA_FW_ISA})
+if(NOT DEFINED STRATA_FW_BOARD)
+  set(STRATA_FW_BOARD ${STRATA_FW_ISA})
+endif()
 # Only static libraries can be linked without a linker script and start code.
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 

@@ -51,6 +51,21 @@ struct FirmwareHeapConfig {
   static constexpr bool KEEP_SPARE_SPAN = true;
 };
 using FwHeap = Heap<FirmwareHeapConfig>;
+
+/// The Heap with a stated worst-case memory bound (docs/firmware.md, "Memory
+/// bounds"): power-of-two classes 16 B .. 2 KiB, every span one 4 KiB page.
+/// With spans of one size the buddy underneath never fragments (any free
+/// page serves any span), so the bound is the slab layer's alone; larger
+/// requests are whole-page buddy blocks, outside the bound.
+using BoundedClasses = SizeClassMap<ClassShape{16, 16, 0, 2048, 1, 12, 12}>;
+struct FirmwareBoundedHeapConfig {
+  using Classes = BoundedClasses;
+  static constexpr u32 BUDDY_MAX_ORDER = 12;
+  static constexpr bool KEEP_SPARE_SPAN = true;
+};
+using FwBoundedHeap = Heap<FirmwareBoundedHeapConfig>;
+static_assert(BoundedClasses::NUM_CLASSES == 8 && BoundedClasses::MIN_SPAN_LOG2 == 12 && BoundedClasses::MAX_SPAN_LOG2 == 12,
+              "one-page spans for every class");
 #endif
 
 #if STRATA_WITH_BITMAP

@@ -1,5 +1,6 @@
 /*
- * strata firmware runtime: memcpy, memset, memmove and memcmp.
+ * strata firmware runtime: memcpy, memset, memmove and memcmp (and, on ARM,
+ * the run-time ABI's __aeabi_mem* forms of the first three).
  *
  * clang emits calls to these four even with -ffreestanding (struct copies,
  * __builtin_mem* in include/strata/core/mem.hpp), and a bare-metal image has no libc to
@@ -88,3 +89,24 @@ int memcmp(const void* a, const void* b, size_t n) {
     if (*x != *y) return (int)*x - (int)*y;
   return 0;
 }
+
+#if defined(__ARM_EABI__)
+/*
+ * The ARM run-time ABI names (RTABI 4.3.4): clang lowers copies and fills on
+ * arm-none-eabi to these rather than to memcpy/memset. The 4- and 8-suffixed
+ * forms promise aligned pointers; plain loops serve them all. Note the
+ * argument order of __aeabi_memset: (dst, n, c).
+ */
+void __aeabi_memcpy(void* dst, const void* src, size_t n) { memcpy(dst, src, n); }
+void __aeabi_memcpy4(void* dst, const void* src, size_t n) { memcpy(dst, src, n); }
+void __aeabi_memcpy8(void* dst, const void* src, size_t n) { memcpy(dst, src, n); }
+void __aeabi_memmove(void* dst, const void* src, size_t n) { memmove(dst, src, n); }
+void __aeabi_memmove4(void* dst, const void* src, size_t n) { memmove(dst, src, n); }
+void __aeabi_memmove8(void* dst, const void* src, size_t n) { memmove(dst, src, n); }
+void __aeabi_memset(void* dst, size_t n, int c) { memset(dst, c, n); }
+void __aeabi_memset4(void* dst, size_t n, int c) { memset(dst, c, n); }
+void __aeabi_memset8(void* dst, size_t n, int c) { memset(dst, c, n); }
+void __aeabi_memclr(void* dst, size_t n) { memset(dst, 0, n); }
+void __aeabi_memclr4(void* dst, size_t n) { memset(dst, 0, n); }
+void __aeabi_memclr8(void* dst, size_t n) { memset(dst, 0, n); }
+#endif

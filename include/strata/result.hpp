@@ -26,37 +26,38 @@ constexpr const char* to_string(AllocError e) {
 
 /// Either a T or an AllocError. [[nodiscard]]: an ignored error is a bug.
 /// value() on an error, or error() on a value, is a precondition violation.
+/// One error byte says which (0, which no AllocError uses, for a value): a
+/// Result<void*> is then two words, returned in registers where the ABI
+/// allows it, and every return stores one byte less.
 template <class T>
 class [[nodiscard]] Result {
  public:
-  constexpr Result(T v) : value_(v), error_{}, ok_(true) {}  // NOLINT: implicit by design
-  constexpr Result(AllocError e) : value_{}, error_(e), ok_(false) {}  // NOLINT
-  constexpr bool ok() const { return ok_; }
-  constexpr explicit operator bool() const { return ok_; }
+  constexpr Result(T v) : value_(v), error_{} {}  // NOLINT: implicit by design
+  constexpr Result(AllocError e) : value_{}, error_(e) {}  // NOLINT
+  constexpr bool ok() const { return error_ == AllocError{}; }
+  constexpr explicit operator bool() const { return ok(); }
   constexpr T value() const { return value_; }
   constexpr AllocError error() const { return error_; }
   /// The value, or fallback when this holds an error.
-  constexpr T value_or(T fallback) const { return ok_ ? value_ : fallback; }
+  constexpr T value_or(T fallback) const { return ok() ? value_ : fallback; }
 
  private:
   T value_;
-  AllocError error_;
-  bool ok_;
+  AllocError error_;  ///< AllocError{} (0, no enumerator) while this holds a value
 };
 
 /// Result<void>: success, or an AllocError.
 template <>
 class [[nodiscard]] Result<void> {
  public:
-  constexpr Result() : error_{}, ok_(true) {}
-  constexpr Result(AllocError e) : error_(e), ok_(false) {}  // NOLINT
-  constexpr bool ok() const { return ok_; }
-  constexpr explicit operator bool() const { return ok_; }
+  constexpr Result() : error_{} {}
+  constexpr Result(AllocError e) : error_(e) {}  // NOLINT
+  constexpr bool ok() const { return error_ == AllocError{}; }
+  constexpr explicit operator bool() const { return ok(); }
   constexpr AllocError error() const { return error_; }
 
  private:
-  AllocError error_;
-  bool ok_;
+  AllocError error_;  ///< AllocError{} (0, no enumerator) on success
 };
 
 /// The success value of Result<void>, for `return ok();`.

@@ -163,6 +163,11 @@ TEST(TlsfConfig, PoolsAreNotJoinedPastTheLargestPool) {
 
 TYPED_TEST(TlsfTest, ResizeInPlace) { scenario_tlsf_resize(this->engine, this->mem, 1 << 16, this->chk); }
 
+TYPED_TEST(TlsfTest, LargestAllocIsExact) {
+  void* slots[512];
+  scenario_tlsf_largest_alloc(this->engine, this->mem, 1 << 20, slots, 512, 0x1a29e, this->chk);
+}
+
 TYPED_TEST(TlsfTest, FreeRunsAreInteriorsTheEngineNeverTouches) {
   auto& t = this->engine;
   ASSERT_TRUE(t.init(this->mem, 1 << 20).ok());

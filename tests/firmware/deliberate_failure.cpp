@@ -11,6 +11,7 @@
 //   trap_illegal  an undefined instruction
 //   fatal_free    a double free through the firmware C API
 //   fatal_new     operator new with the heap exhausted
+//   fatal_cross_heap  a block of one heap freed through another heap
 #include "boot/common/platform.hpp"
 #include "runtime/firmware_engines.hpp"
 #include "scenarios/byte_model.hpp"
@@ -92,6 +93,17 @@ extern "C" int fw_main_fatal_free() {
     void* p = STRATA_FW_NAME(malloc)(100);
     STRATA_FW_NAME(free)(p);
     STRATA_FW_NAME(free)(p);
+  });
+}
+
+extern "C" int fw_main_fatal_cross_heap() {
+  return run("fatal_cross_heap", [](scenario::Checker& chk) {
+    strata_fw_heap a{}, b{};
+    SCEN_CHECK(chk, strata_fw_heap_init(&a, fw::pool, fw::POOL_SIZE / 2) == 0);
+    SCEN_CHECK(chk, strata_fw_heap_init(&b, fw::pool + fw::POOL_SIZE / 2, fw::POOL_SIZE / 2) == 0);
+    void* p = strata_fw_heap_malloc(&a, 100);
+    SCEN_CHECK(chk, p != nullptr);
+    strata_fw_heap_free(&b, p);
   });
 }
 

@@ -8,6 +8,10 @@
 #   run_qemu.sh --expect-fail <regex> <isa> <image.elf>
 #       For images that must fail: exit 0 only when the run above says FAIL
 #       AND the log matches <regex> (the failure is the intended one).
+#   run_qemu.sh --icount <isa> <image.elf>
+#       Runs QEMU with -icount shift=10: virtual time advances 1024 ns per
+#       instruction, so every board's cycle counter counts instructions in a
+#       fixed proportion (the bounds image measures with it).
 #
 # The serial log goes to stdout (ctest shows it) and to <image>.log.
 # Environment: STRATA_FW_TIMEOUT (seconds, default 30), QEMU_SYSTEM_PREFIX
@@ -15,12 +19,16 @@
 # line is handed to, e.g. for tracing; the harness self-tests use a fake).
 set -u
 expect_fail=""
-if [ "${1:-}" = "--expect-fail" ]; then
-  expect_fail=$2
-  shift 2
-fi
+icount=()
+while :; do
+  case "${1:-}" in
+    --expect-fail) expect_fail=$2; shift 2 ;;
+    --icount) icount=(-icount shift=10); shift ;;
+    *) break ;;
+  esac
+done
 if [ $# -ne 2 ]; then
-  echo "usage: $0 [--expect-fail <regex>] <x86_64|riscv64|aarch64> <image.elf>" >&2
+  echo "usage: $0 [--expect-fail <regex>] [--icount] <x86_64|riscv64|aarch64|riscv32|cortex-m3|cortex-m4> <image.elf>" >&2
   exit 2
 fi
 isa=$1
@@ -39,6 +47,15 @@ case "$isa" in
     cmd=("${qemu}x86_64" -machine microvm -m 128M -nodefaults -display none -serial stdio -no-reboot
          -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$image")
     pass_code=33 ;;  # isa-debug-exit: (0x10 << 1) | 1; a triple fault exits 0
+  riscv32)
+    cmd=("${qemu}riscv32" -machine virt -bios none -smp 1 -m 128M -nographic
+         -semihosting-config enable=on,target=native -kernel "$image")
+    pass_code=0 ;;  # as riscv64; the picolibc image exits through semihosting
+  cortex-m3|cortex-m4)
+    board=mps2-an385
+    [ "$isa" = cortex-m4 ] && board=mps2-an386
+    cmd=("${qemu}arm" -machine "$board" -nographic -semihosting-config enable=on,target=native -kernel "$image")
+    pass_code=0 ;;  # semihosting SYS_EXIT_EXTENDED status 0
   *)
     echo "unknown ISA '$isa'" >&2
     exit 2 ;;
@@ -51,7 +68,7 @@ fi
 log="${image%.elf}.log"
 read -r -a wrapper <<<"${STRATA_FW_QEMU_WRAPPER:-}"
 start=$(date +%s%N)
-timeout --kill-after=5 "$timeout_s" "${wrapper[@]}" "${cmd[@]}" </dev/null >"$log" 2>&1
+timeout --kill-after=5 "$timeout_s" "${wrapper[@]}" "${cmd[@]}" "${icount[@]}" </dev/null >"$log" 2>&1
 code=$?
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 elapsed=$(printf '%d.%03d' $((elapsed_ms / 1000)) $((elapsed_ms % 1000)))

@@ -26,8 +26,13 @@ inline constexpr u64 HEAP_MODEL_OPS = 100'000;
 inline constexpr u64 PAGE_MODEL_OPS = 150'000;
 inline constexpr u64 ID_MODEL_OPS = 150'000;
 
-/// The static arena the suites carve their pools from (page-aligned).
-inline constexpr usize ARENA_SIZE = usize{20} << 20;
+/// The static arena the suites carve their pools from (page-aligned): 20 MiB,
+/// or what the board has room for (STRATA_FW_TEST_ARENA_MIB, set by the
+/// toolchain file: 14 MiB on the Cortex-M boards, whose largest RAM is 16 MiB).
+#ifndef STRATA_FW_TEST_ARENA_MIB
+#define STRATA_FW_TEST_ARENA_MIB 20
+#endif
+inline constexpr usize ARENA_SIZE = usize{STRATA_FW_TEST_ARENA_MIB} << 20;
 u8* arena();
 
 /// Scratch storage for the scenario models (a suite owns it while it runs).
@@ -42,6 +47,7 @@ void suite_buddy(scenario::Checker& chk);
 void suite_heap(scenario::Checker& chk);
 void suite_bitmap(scenario::Checker& chk);
 void suite_fw_api(scenario::Checker& chk);
+void suite_fw_heaps(scenario::Checker& chk);
 
 /// Runs the byte model on `a` over the single region [mem, mem + n) as the
 /// next step of `steps`, and prints its counters. `a` must already be

@@ -41,5 +41,6 @@ extern "C" int fw_main() {
   suite_bitmap(chk);
 #endif
   suite_fw_api(chk);
+  suite_fw_heaps(chk);
   return report_verdict(chk);
 }

@@ -78,7 +78,8 @@ void check_calloc(scenario::Checker& chk, usize used0) {
   // n * size overflowing size_t is refused, not truncated.
   SCEN_CHECK(chk, FW(calloc)(USIZE_MAX / 2 + 1, 2) == nullptr);
   SCEN_CHECK(chk, FW(calloc)(USIZE_MAX, USIZE_MAX) == nullptr);
-  SCEN_CHECK(chk, FW(calloc)(usize{1} << 33, usize{1} << 31) == nullptr);
+  constexpr u32 HALF_BITS = sizeof(usize) * 4;  // the product is exactly 2^(bits of size_t)
+  SCEN_CHECK(chk, FW(calloc)(usize{1} << (HALF_BITS + 1), usize{1} << (HALF_BITS - 1)) == nullptr);
   void* none = FW(calloc)(0, 10);
   SCEN_CHECK(chk, none != nullptr);
   FW(free)(none);
@@ -98,7 +99,7 @@ void check_realloc(scenario::Checker& chk, usize used0) {
   if (!SCEN_CHECK(chk, p != nullptr)) return;
   SCEN_CHECK(chk, check_index(p, 50));
   // A request the pool cannot serve: NULL, and the old block is untouched.
-  SCEN_CHECK(chk, FW(realloc)(p, usize{1} << 40) == nullptr);
+  SCEN_CHECK(chk, FW(realloc)(p, scenario::BEYOND_ANY_POOL) == nullptr);
   SCEN_CHECK(chk, FW(realloc)(p, USIZE_MAX) == nullptr);
   SCEN_CHECK(chk, check_index(p, 50) && FW(malloc_usable_size)(p) >= 50);
   SCEN_CHECK(chk, FW(realloc)(p, 0) == nullptr);  // frees
@@ -153,9 +154,9 @@ void check_new_delete(scenario::Checker& chk, usize used0) {
   OverAligned* arr = new OverAligned[3];
   SCEN_CHECK(chk, is_ptr_aligned(arr, alignof(OverAligned)));
   delete[] arr;
-  char* huge = new (std::nothrow) char[usize{1} << 40];
+  char* huge = new (std::nothrow) char[scenario::BEYOND_ANY_POOL];
   SCEN_CHECK(chk, huge == nullptr);
-  OverAligned* huge_aligned = new (std::nothrow) OverAligned[usize{1} << 32];
+  OverAligned* huge_aligned = new (std::nothrow) OverAligned[scenario::BEYOND_ANY_POOL / sizeof(OverAligned)];
   SCEN_CHECK(chk, huge_aligned == nullptr);
   char* small = new (std::nothrow) char[10];
   SCEN_CHECK(chk, small != nullptr);

@@ -22,6 +22,8 @@ void suite_tlsf(scenario::Checker& chk) {
   steps.done("multi_pool");
   scenario::scenario_tlsf_resize(tlsf, mem, usize{64} << 10, chk);
   steps.done("resize");
+  scenario::scenario_tlsf_largest_alloc(tlsf, mem, usize{1} << 20, slots(), 512, SEED, chk);
+  steps.done("largest_alloc");
 
   // Randomized model run: sizes up to 8 KiB, alignments up to 4 KiB, in 4 MiB.
   const usize pool = usize{4} << 20;

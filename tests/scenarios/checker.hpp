@@ -27,6 +27,12 @@ struct Checker {
   bool ok() const { return failures == 0; }
 };
 
+/// A power of two above every pool, region and block the scenarios build, yet
+/// a valid size and alignment: 2^40 on 64-bit targets, 2^30 on 32-bit ones.
+inline constexpr usize BEYOND_ANY_POOL = usize{1} << (sizeof(usize) == 8 ? 40 : 30);
+/// The largest power of two a usize holds (2^63 or 2^31).
+inline constexpr usize TOP_BIT = usize{1} << (sizeof(usize) * 8 - 1);
+
 }  // namespace strata::scenario
 
 /// Records a check; evaluates to cond. Scenarios stop early with

@@ -45,13 +45,13 @@ void heap_bad_input(H& h, u8* mem, usize size, Checker& chk) {
   SCEN_CHECK(chk, h.alloc(MAX_OBJECT_SIZE + 1, 1).error() == AllocError::InvalidParam);
   SCEN_CHECK(chk, h.alloc(MAX_OBJECT_SIZE, 1).error() == AllocError::NoMemory);
   SCEN_CHECK(chk, h.alloc(size, 1).error() == AllocError::NoMemory);
-  SCEN_CHECK(chk, h.alloc(1, usize{1} << 45).error() == AllocError::NoMemory);
+  SCEN_CHECK(chk, h.alloc(1, BEYOND_ANY_POOL).error() == AllocError::NoMemory);
   void* out[4];
   SCEN_CHECK(chk, h.alloc_batch(H::num_classes(), out, 4) == 0);
   SCEN_CHECK(chk, h.used_bytes() == 0 && h.verify());
 
   Result<void*> rs = h.alloc(40, 8);                   // a slab block
-  const usize lsize = large_size<H>(), lblock = next_pow2(lsize);
+  const usize lsize = large_size<H>(), lblock = static_cast<usize>(next_pow2(lsize));
   Result<void*> rl = h.alloc(lsize, 1);                // a large block
   if (!SCEN_CHECK(chk, rs.ok() && rl.ok())) return;
   u8* s = static_cast<u8*>(rs.value());

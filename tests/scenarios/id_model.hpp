@@ -206,9 +206,9 @@ void run_id_bad_input(A& a, Checker& chk) {
   SCEN_CHECK(chk, a.used() == 0 && !a.is_allocated(0) && !a.is_allocated(size) && !a.is_allocated(USIZE_MAX));
 
   // An alignment past the id space admits only id 0.
-  Result<usize> huge = a.alloc_id(1, usize{1} << 63);
+  Result<usize> huge = a.alloc_id(1, TOP_BIT);
   if (!SCEN_CHECK(chk, huge.ok() && huge.value() == 0)) return;
-  SCEN_CHECK(chk, is(a.alloc_id(1, usize{1} << 63), AllocError::NoMemory));
+  SCEN_CHECK(chk, is(a.alloc_id(1, TOP_BIT), AllocError::NoMemory));
   SCEN_CHECK(chk, a.dealloc_id(0, 1).ok());
 
   Result<usize> r = a.alloc_id(4, 4);

@@ -291,6 +291,36 @@ void scenario_tlsf_resize(T& t, u8* mem, usize n, Checker& chk) {
   SCEN_CHECK(chk, t.dealloc(p).ok() && t.used_bytes() == 0 && t.verify());
 }
 
+/// largest_alloc() is exact: after every step of a random run, a request of
+/// largest_alloc() bytes succeeds and one granule more fails (0: nothing fits).
+/// slots: scratch for cap pointers.
+template <class T>
+void scenario_tlsf_largest_alloc(T& t, u8* mem, usize n, void** slots, usize cap, u64 seed, Checker& chk) {
+  if (!SCEN_CHECK(chk, t.init(mem, n).ok())) return;
+  SCEN_CHECK(chk, t.largest_alloc() == tlsf_whole_pool_payload<T>(n));
+  Rng rng(seed);
+  usize live = 0;
+  for (int step = 0; step < 2000; ++step) {
+    if (live < cap && (live == 0 || rng.chance(3, 5))) {
+      Result<void*> r = t.alloc(static_cast<usize>(rng.log_uniform(n / 16)), 1);
+      if (r.ok()) slots[live++] = r.value();
+    } else {
+      const usize i = static_cast<usize>(rng.below(live));
+      if (!SCEN_CHECK(chk, t.dealloc(slots[i]).ok())) return;
+      slots[i] = slots[--live];
+    }
+    const usize largest = t.largest_alloc();
+    if (largest != 0) {
+      Result<void*> fits = t.alloc(largest, 1);
+      if (!SCEN_CHECK(chk, fits.ok())) return;
+      SCEN_CHECK(chk, t.dealloc(fits.value()).ok());
+    }
+    SCEN_CHECK(chk, failed_with(t.alloc(largest + T::ALIGN, 1), AllocError::NoMemory));
+  }
+  while (live > 0) SCEN_CHECK(chk, t.dealloc(slots[--live]).ok());
+  SCEN_CHECK(chk, t.used_bytes() == 0 && t.largest_alloc() == tlsf_whole_pool_payload<T>(n) && t.verify());
+}
+
 /// Checks the bytes detail::fill_block(b) wrote below offset n (a resized block
 /// keeps only its first min(old, new) bytes; large blocks are filled sparsely).
 inline bool verify_prefix(const LiveBlock& b, usize n) {

@@ -51,6 +51,21 @@ u64 load_from_invalid_address() {
   return *reinterpret_cast<volatile u64*>(uptr{0x4000'0000} + (uptr{1} << 30));
 }
 
+void cycle_counter_start() {
+  u64 pmcr = 0;
+  __asm__ __volatile__("mrs %0, pmcr_el0" : "=r"(pmcr));
+  __asm__ __volatile__("msr pmcr_el0, %0" ::"r"(pmcr | 1));                 // E: counters on
+  __asm__ __volatile__("msr pmcntenset_el0, %0\n isb" ::"r"(u64{1} << 31));  // the cycle counter
+}
+
+u64 cycle_counter() {
+  u64 v = 0;
+  __asm__ __volatile__("isb\n mrs %0, pmccntr_el0" : "=r"(v));
+  return v;
+}
+
+u32 cycle_counter_bits() { return 64; }
+
 void execute_illegal_instruction() { __asm__ __volatile__("udf #0"); }
 
 }  // namespace strata::fw

@@ -41,6 +41,11 @@ void put_tag(const char* s) {
   put(s);
 }
 
+[[gnu::weak]] u8* second_ram(usize& size) {
+  size = 0;
+  return nullptr;
+}
+
 }  // namespace strata::fw
 
 using namespace strata;

@@ -32,6 +32,22 @@ u64 load_from_invalid_address();
 /// Executes an instruction the CPU does not define, which must trap.
 void execute_illegal_instruction();
 
+/// Starts the board's cycle counter (idempotent): rdtsc on x86_64, PMCCNTR_EL0
+/// on aarch64, minstret on RISC-V, SysTick (free-running, core clock) on
+/// Cortex-M. Under QEMU's -icount each ticks in fixed proportion to the
+/// instructions executed (the bounds image calibrates the ratio).
+void cycle_counter_start();
+/// The counter now, counting up, in its low cycle_counter_bits() bits: a
+/// difference of two reads is exact modulo 2^bits.
+u64 cycle_counter();
+u32 cycle_counter_bits();
+
+/// A second RAM the board has besides the one the image runs in, for images
+/// that put heaps in different memories (the Cortex-M boards' fast SRAM):
+/// its start and size, or null (size 0) when there is none. The default
+/// (boot/common/console.cpp) has none.
+u8* second_ram(usize& size);
+
 /// Writes a NUL-terminated string (null prints "(null)"); "\n" becomes "\r\n".
 void put(const char* s);
 /// Writes v in hexadecimal with a 0x prefix.

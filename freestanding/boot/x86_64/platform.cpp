@@ -77,6 +77,16 @@ u64 load_from_invalid_address() {
   return *reinterpret_cast<volatile u64*>(uptr{1} << 39);
 }
 
+void cycle_counter_start() {}
+
+u64 cycle_counter() {
+  u32 lo = 0, hi = 0;
+  __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+  return (u64{hi} << 32) | lo;
+}
+
+u32 cycle_counter_bits() { return 64; }
+
 void execute_illegal_instruction() { __asm__ __volatile__("ud2"); }
 
 }  // namespace strata::fw

@@ -267,12 +267,20 @@ class Bitmap {
 
   /// Positions p of word w with (64 * w + p + offset) % align == 0. The first
   /// is the distance up to the next multiple; below 64 the rest repeat every
-  /// align bits, which is the pattern ~0 / (2^align - 1) (bits 0, align, 2 align, ...).
+  /// align bits, which is the pattern ~0 / (2^align - 1) (bits 0, align, 2 align, ...),
+  /// taken from a table: on 32-bit targets a 64-bit division is a call into a
+  /// compiler runtime that firmware does not have.
   static u64 aligned_positions(usize w, usize align, usize offset) {
     const usize first = (usize{0} - (w * 64 + offset)) & (align - 1);
     if (align >= 64) return first < 64 ? u64{1} << first : 0;
-    return (~u64{0} / ((u64{1} << align) - 1)) << first;
+    return EVERY_NTH_BIT[log2_floor(align)] << first;
   }
+  /// EVERY_NTH_BIT[k]: bits 0, 2^k, 2 * 2^k, ... of a word, for 2^k < 64.
+  static constexpr u64 EVERY_NTH_BIT[6] = {~u64{0}, 0x5555'5555'5555'5555, 0x1111'1111'1111'1111,
+                                           0x0101'0101'0101'0101, 0x0001'0001'0001'0001, 0x0000'0001'0000'0001};
+  static_assert(EVERY_NTH_BIT[1] == ~u64{0} / 3 && EVERY_NTH_BIT[2] == ~u64{0} / 15 &&
+                EVERY_NTH_BIT[3] == ~u64{0} / 255 && EVERY_NTH_BIT[4] == ~u64{0} / 0xffff &&
+                EVERY_NTH_BIT[5] == ~u64{0} / 0xffff'ffff);
 
   /// find_run for n > 64, from a candidate lower bound `from`. Candidates come
   /// from the next RUN_BIT bit, or for n >= 127 from the next leaf word made

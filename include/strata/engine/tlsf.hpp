@@ -200,6 +200,20 @@ static_assert(TLSF_POOL_OVERHEAD == TLSF_MIN_BLOCK, "the seam of two joined pool
 // index_for_request(size): the size rounded up to the next class boundary, so
 // that *every* block of that class (and of any class above) fits.
 
+/// The bitmap word of a TLSF (see TlsfClasses::Word).
+template <bool FITS_32>
+struct TlsfWordOf {
+  using type = u64;
+  static u32 lowest(u64 w) { return ctz64(w); }
+  static u32 highest(u64 w) { return log2_floor(w); }
+};
+template <>
+struct TlsfWordOf<true> {
+  using type = u32;
+  static u32 lowest(u32 w) { return ctz32(w); }
+  static u32 highest(u32 w) { return log2_floor_size(w); }  // the class index's own scan
+};
+
 /// The class arithmetic of a TLSF with 2^SL_LOG2 second-level lists, pools of at
 /// most 2^MAX_POOL_LOG2 bytes, and sizes in multiples of GRANULE (a power of two).
 /// Pure constexpr functions, no state; the tests check them for sizes far above
@@ -221,6 +235,16 @@ struct TlsfClasses {
   static_assert(MAX_POOL_LOG2 < sizeof(usize) * 8, "a pool size must fit in usize");
   static_assert(FL_COUNT <= 64, "the first-level bitmap is one u64");
 
+  /// The bitmaps' word: u32 when both levels fit in 32 bits (the firmware
+  /// shapes), else u64. On a 32-bit core every 64-bit mask, shift and bit
+  /// scan costs two or more instructions, and code size with them; 64-bit
+  /// cores come out slightly smaller with u32 too (measured: size_table.sh).
+  using Word = typename TlsfWordOf<SL_COUNT <= 32 && FL_COUNT <= 32>::type;
+  static constexpr u32 WORD_BITS = sizeof(Word) * 8;
+  /// Index of the lowest / highest set bit of w != 0.
+  static u32 lowest(Word w) { return TlsfWordOf<WORD_BITS == 32>::lowest(w); }
+  static u32 highest(Word w) { return TlsfWordOf<WORD_BITS == 32>::highest(w); }
+
   /// A list index. fl may equal FL_COUNT for requests above every class
   /// (index_for_request only), meaning "no list can serve this".
   struct Index {
@@ -232,7 +256,7 @@ struct TlsfClasses {
   /// GRANULE <= size < 2^MAX_POOL_LOG2 (every real block satisfies it).
   static constexpr Index index_of(usize size) {
     if (size < SMALL_SIZE) return {0, static_cast<u32>(size >> GRANULE_LOG2)};
-    const u32 f = log2_floor(size);
+    const u32 f = log2_floor_size(size);
     return {f - FL_SHIFT + 1, static_cast<u32>(size >> (f - SL_LOG2)) - SL_COUNT};
   }
 
@@ -249,7 +273,7 @@ struct TlsfClasses {
     if (size < SMALL_SIZE) {
       sl = static_cast<u32>((size + GRANULE - 1) >> GRANULE_LOG2);
     } else {
-      const u32 f = log2_floor(size);
+      const u32 f = log2_floor_size(size);
       const u32 shift = f - SL_LOG2;
       fl = f - FL_SHIFT + 1;
       sl = static_cast<u32>((size + (usize{1} << shift) - 1) >> shift) - SL_COUNT;
@@ -310,6 +334,7 @@ class Tlsf {
   using Block = detail::TlsfBlock;
   using Pool = detail::TlsfPool;
   using Classes = detail::TlsfClasses<Cfg::SL_LOG2, Cfg::MAX_POOL_LOG2, detail::TLSF_GRANULE>;
+  using Word = typename Classes::Word;
 
  public:
   /// Alignment of every block; smaller alignment requests cost nothing extra.
@@ -484,10 +509,10 @@ class Tlsf {
   /// engine. O(free blocks).
   template <class F>
   void for_each_free_run(usize min_bytes, F f) const {
-    for (u64 fl_map = fl_bitmap_; fl_map != 0; fl_map &= fl_map - 1) {
-      const u32 fl = ctz64(fl_map);
-      for (u64 sl_map = sl_bitmap_[fl]; sl_map != 0; sl_map &= sl_map - 1) {
-        for (Block* b = heads_[fl * SL_COUNT + ctz64(sl_map)]; b != nullptr; b = b->next_free) {
+    for (Word fl_map = fl_bitmap_; fl_map != 0; fl_map &= fl_map - 1) {
+      const u32 fl = Classes::lowest(fl_map);
+      for (Word sl_map = sl_bitmap_[fl]; sl_map != 0; sl_map &= sl_map - 1) {
+        for (Block* b = heads_[fl * SL_COUNT + Classes::lowest(sl_map)]; b != nullptr; b = b->next_free) {
           const usize run = b->size() - FREE_RUN_SKIP;
           if (run != 0 && run >= min_bytes) f(reinterpret_cast<void*>(b->addr() + sizeof(Block)), run);
         }
@@ -505,6 +530,18 @@ class Tlsf {
   /// verify() without a report.
   bool verify() const {
     return verify([](const char*, const void*) {});
+  }
+
+  /// The largest size alloc(size) serves right now (for alignments up to
+  /// ALIGN), 0 when nothing fits: the payload of the head of the highest
+  /// non-empty class list. Any request up to it is found (by the bitmap scan,
+  /// or as the head of the class below the rounded-up request); a larger one
+  /// is not, even when a bigger block sits further down that same list
+  /// (TLSF's good-fit rounding). O(1).
+  usize largest_alloc() const {
+    if (fl_bitmap_ == 0) return 0;
+    const u32 fl = Classes::highest(fl_bitmap_);
+    return heads_[fl * SL_COUNT + Classes::highest(sl_bitmap_[fl])]->size() - BLOCK_OVERHEAD;
   }
 
   /// Bytes of all blocks of all pools (see the accounting note above).
@@ -582,15 +619,15 @@ class Tlsf {
     const typename Classes::Index at = Classes::index_for_request(search);
     if (at.fl < FL_COUNT) {
       u32 fl = at.fl;
-      u64 sl_map = sl_bitmap_[fl] & (~u64{0} << at.sl);
+      Word sl_map = sl_bitmap_[fl] & (~Word{0} << at.sl);
       if (sl_map == 0) {
-        const u64 fl_map = fl_bitmap_ & ((~u64{0} << fl) << 1);  // two shifts: fl + 1 may be 64
+        const Word fl_map = fl_bitmap_ & ((~Word{0} << fl) << 1);  // two shifts: fl + 1 may be WORD_BITS
         if (fl_map != 0) {
-          fl = ctz64(fl_map);
+          fl = Classes::lowest(fl_map);
           sl_map = sl_bitmap_[fl];
         }
       }
-      if (sl_map != 0) return heads_[fl * SL_COUNT + ctz64(sl_map)];
+      if (sl_map != 0) return heads_[fl * SL_COUNT + Classes::lowest(sl_map)];
     }
     // The class just below `at` holds the blocks that may or may not fit (lists
     // are flat, fl-major, so it is the previous slot; at >= (0, 2) as search >=
@@ -607,8 +644,8 @@ class Tlsf {
     b->next_free = head;
     if (head != nullptr) head->tag = b->addr();
     heads_[i.fl * SL_COUNT + i.sl] = b;
-    sl_bitmap_[i.fl] |= u64{1} << i.sl;
-    fl_bitmap_ |= u64{1} << i.fl;
+    sl_bitmap_[i.fl] |= Word{1} << i.sl;
+    fl_bitmap_ |= Word{1} << i.fl;
   }
 
   /// Takes free block b out of its class list, clearing bitmap bits that empty.
@@ -623,8 +660,8 @@ class Tlsf {
       STRATA_CHECK(heads_[i.fl * SL_COUNT + i.sl] == b, "tlsf: free list corrupt", b->addr());
       heads_[i.fl * SL_COUNT + i.sl] = next;
       if (next == nullptr) {
-        sl_bitmap_[i.fl] &= ~(u64{1} << i.sl);
-        if (sl_bitmap_[i.fl] == 0) fl_bitmap_ &= ~(u64{1} << i.fl);
+        sl_bitmap_[i.fl] &= ~(Word{1} << i.sl);
+        if (sl_bitmap_[i.fl] == 0) fl_bitmap_ &= ~(Word{1} << i.fl);
       }
     }
   }
@@ -725,8 +762,8 @@ class Tlsf {
   }
 
   Block* heads_[FL_COUNT * SL_COUNT] = {};  ///< free-list heads, class (fl, sl) at fl * SL_COUNT + sl
-  u64 sl_bitmap_[FL_COUNT] = {};          ///< bit sl: list (fl, sl) non-empty
-  u64 fl_bitmap_ = 0;                     ///< bit fl: sl_bitmap_[fl] != 0
+  Word sl_bitmap_[FL_COUNT] = {};         ///< bit sl: list (fl, sl) non-empty
+  Word fl_bitmap_ = 0;                    ///< bit fl: sl_bitmap_[fl] != 0
   Pool* pools_ = nullptr;                 ///< pools, newest first
   usize total_ = 0;
   usize used_ = 0;

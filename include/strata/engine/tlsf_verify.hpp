@@ -69,11 +69,12 @@ bool Tlsf<Cfg>::verify(F on_error) const {
   }
 
   usize listed = 0;
-  for (u32 fl = 0; fl < 64; ++fl) {
-    const u64 sl_map = fl < FL_COUNT ? sl_bitmap_[fl] : 0;
+  for (u32 fl = 0; fl < Classes::WORD_BITS; ++fl) {
+    const Word sl_map = fl < FL_COUNT ? sl_bitmap_[fl] : 0;
     if (((fl_bitmap_ >> fl) & 1) != (sl_map != 0 ? 1u : 0u)) return fail("tlsf: first-level bit wrong", &fl_bitmap_);
     if (fl >= FL_COUNT) continue;
-    if (SL_COUNT < 64 && (sl_map >> (SL_COUNT % 64)) != 0) return fail("tlsf: bit beyond SL_COUNT", &sl_bitmap_[fl]);
+    if (SL_COUNT < Classes::WORD_BITS && (sl_map >> (SL_COUNT % Classes::WORD_BITS)) != 0)
+      return fail("tlsf: bit beyond SL_COUNT", &sl_bitmap_[fl]);
     for (u32 sl = 0; sl < SL_COUNT; ++sl) {
       const Block* head = heads_[fl * SL_COUNT + sl];
       if (((sl_map >> sl) & 1) != (head != nullptr ? 1u : 0u)) return fail("tlsf: second-level bit wrong", &heads_[fl * SL_COUNT + sl]);

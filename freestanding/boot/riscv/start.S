@@ -1,12 +1,24 @@
 /*
- * strata firmware boot, riscv64: QEMU virt, -bios none, M-mode, hart 0 only.
+ * strata firmware boot, RISC-V (riscv64 and riscv32): QEMU virt, -bios none,
+ * M-mode, hart 0 only.
  *
- * Sets gp and the stack, installs the trap vector, enables the FPU (lp64d
- * code may use FP registers), zeroes .bss, runs .init_array and calls
- * fw_main(); its return value goes to fw_exit(). Any trap (access fault,
- * illegal instruction, misaligned access, ecall) lands in trap_entry, which
- * hands mcause/mepc/mtval to fw_trap() (never returns: the boot fails).
+ * Sets gp and the stack, installs the trap vector, enables the FPU when the
+ * ABI has one (lp64d code may use FP registers; rv32imac has none), zeroes
+ * .bss, runs .init_array and calls fw_main(); its return value goes to
+ * fw_exit(). Any trap (access fault, illegal instruction, misaligned access,
+ * ecall) lands in trap_entry, which hands mcause/mepc/mtval to fw_trap()
+ * (never returns: the boot fails).
  */
+#if __riscv_xlen == 64
+#define REG_S sd
+#define REG_L ld
+#define REGBYTES 8
+#else
+#define REG_S sw
+#define REG_L lw
+#define REGBYTES 4
+#endif
+
   .section .text.boot, "ax", @progbits
   .globl _start
 _start:
@@ -20,25 +32,27 @@ _start:
   la sp, __stack_top
   la t0, trap_entry
   csrw mtvec, t0               /* direct mode: entry is 4-byte aligned */
+#ifdef __riscv_flen
   li t0, 0x2000                /* mstatus.FS = Initial */
   csrs mstatus, t0
   fscsr zero
+#endif
 
   la t0, __bss_start
   la t1, __bss_end
 1:
   bgeu t0, t1, 2f
-  sd zero, 0(t0)
-  addi t0, t0, 8
+  REG_S zero, 0(t0)
+  addi t0, t0, REGBYTES
   j 1b
 2:
   la s0, __init_array_start
   la s1, __init_array_end
 3:
   bgeu s0, s1, 4f
-  ld t0, 0(s0)
+  REG_L t0, 0(s0)
   jalr t0
-  addi s0, s0, 8
+  addi s0, s0, REGBYTES
   j 3b
 4:
   call fw_main

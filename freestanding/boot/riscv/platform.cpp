@@ -1,5 +1,6 @@
-// strata firmware boot, riscv64 board code: QEMU virt's NS16550 UART and the
-// SiFive test "finisher" that ends the emulation with an exit status.
+// strata firmware boot, RISC-V board code (riscv64 and riscv32): QEMU virt's
+// NS16550 UART and the SiFive test "finisher" that ends the emulation with an
+// exit status.
 #include "boot/common/platform.hpp"
 
 namespace strata::fw {
@@ -29,7 +30,7 @@ void exit_pass() { finish(FINISHER_PASS); }
 void exit_fail(u32 code) { finish(((code == 0 ? 1u : (code & 0xffffu)) << 16) | FINISHER_FAIL); }
 
 const char* trap_name(uptr cause) {
-  if (static_cast<i64>(cause) < 0) return "interrupt";
+  if ((cause >> (sizeof(uptr) * 8 - 1)) != 0) return "interrupt";  // mcause's top bit
   switch (cause) {
     case 0: return "instruction address misaligned";
     case 1: return "instruction access fault";
@@ -48,6 +49,16 @@ u64 load_from_invalid_address() {
   // Nothing is mapped at physical 0 on virt (the boot ROM starts at 0x1000).
   return *reinterpret_cast<volatile u64*>(uptr{0x8});
 }
+
+void cycle_counter_start() {}
+
+u64 cycle_counter() {
+  uptr v = 0;
+  __asm__ __volatile__("csrr %0, minstret" : "=r"(v));
+  return v;
+}
+
+u32 cycle_counter_bits() { return sizeof(uptr) * 8; }
 
 void execute_illegal_instruction() { __asm__ __volatile__(".4byte 0x00000000"); }  // all-zero: defined illegal
 

@@ -1,0 +1,35 @@
+# strata firmware: the picolibc image has one heap, strata's.
+#   cmake -DNM=<llvm-nm> -DIMAGE=<picolibc.elf> -DMAP=<picolibc.map> -P check_one_heap.cmake
+# Fails when any member of picolibc's own allocator (nano-malloc) was linked,
+# when any symbol of its heap (the free list, the sbrk break) or sbrk itself is
+# in the image, or when malloc, free, calloc or realloc came from anywhere but
+# libstrata_fw.a.
+foreach(v NM IMAGE MAP)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "check_one_heap.cmake needs -D${v}=...")
+  endif()
+endforeach()
+execute_process(COMMAND ${NM} ${IMAGE} OUTPUT_VARIABLE syms RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} failed on ${IMAGE}")
+endif()
+file(READ ${MAP} map)
+set(bad "")
+if(map MATCHES "nano-malloc")
+  list(APPEND bad "picolibc's nano-malloc members are linked (see ${MAP})")
+endif()
+foreach(s __malloc_malloc __malloc_free __malloc_free_list __malloc_sbrk_start __malloc_sbrk_top __malloc_grow_chunk sbrk _sbrk)
+  if(syms MATCHES "[ \n][A-Za-z] ${s}\n")
+    list(APPEND bad "the image holds ${s}: a second heap")
+  endif()
+endforeach()
+foreach(f malloc free calloc realloc)
+  if(NOT map MATCHES "\\.text\\.${f}[ \n]+0x[0-9a-f]+ +0x[0-9a-f]+ [^\n]*libstrata_fw\\.a")
+    list(APPEND bad "${f} does not come from libstrata_fw.a")
+  endif()
+endforeach()
+if(bad)
+  string(REPLACE ";" "\n  " msg "${bad}")
+  message(FATAL_ERROR "${IMAGE}:\n  ${msg}")
+endif()
+message(STATUS "${IMAGE}: one heap (strata's malloc family, no picolibc allocator)")
