@@ -168,12 +168,20 @@ inline void store_classes(u8* table, usize first_page, usize pages, u8 code) {
 /// Live (slot) bits likewise: written under the heap's lock, read by
 /// live_in_region without it (for blocks the caller owns, whose bits cannot
 /// change meanwhile). Relaxed loads and stores: plain moves, no locked RMW.
-inline bool live_test(const u64* w, usize i) { return (__atomic_load_n(w + (i >> 6), __ATOMIC_RELAXED) >> (i & 63)) & 1; }
-inline void live_or(u64* w, u64 bits) { __atomic_store_n(w, __atomic_load_n(w, __ATOMIC_RELAXED) | bits, __ATOMIC_RELAXED); }
-inline void live_clear(u64* w, usize i) {
-  u64* word = w + (i >> 6);
-  __atomic_store_n(word, __atomic_load_n(word, __ATOMIC_RELAXED) & ~(u64{1} << (i & 63)), __ATOMIC_RELAXED);
+/// Where 8-byte atomics are not lock-free (32-bit targets, which have no
+/// lock-free reader), plain accesses.
+inline constexpr bool LIVE_WORDS_ATOMIC = __atomic_always_lock_free(sizeof(u64), 0);
+inline u64 live_load(const u64* w) {
+  if constexpr (LIVE_WORDS_ATOMIC) return __atomic_load_n(w, __ATOMIC_RELAXED);
+  else return *w;
 }
+inline void live_store(u64* w, u64 v) {
+  if constexpr (LIVE_WORDS_ATOMIC) __atomic_store_n(w, v, __ATOMIC_RELAXED);
+  else *w = v;
+}
+inline bool live_test(const u64* w, usize i) { return (live_load(w + (i >> 6)) >> (i & 63)) & 1; }
+inline void live_or(u64* w, u64 bits) { live_store(w, live_load(w) | bits); }
+inline void live_clear(u64* w, usize i) { live_store(w + (i >> 6), live_load(w + (i >> 6)) & ~(u64{1} << (i & 63))); }
 
 }  // namespace strata::detail
 
@@ -626,7 +634,7 @@ class Heap {
     const u32 tail = sc.blocks % 64;  // valid bits in the last word (0: all)
     usize got = 0, i = s.hint;
     for (; i < words && got < n; ++i) {
-      u64 free = ~__atomic_load_n(w + i, __ATOMIC_RELAXED);
+      u64 free = ~detail::live_load(w + i);
       if (i + 1 == words && tail != 0) free &= (u64{1} << tail) - 1;
       u64 taken = 0;
       for (; free != 0 && got < n; free &= free - 1) {
