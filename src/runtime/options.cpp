@@ -30,7 +30,7 @@ struct OptionSlot {
 };
 
 // The one list of options. Int fields are i64, Size fields usize, Bool bool,
-// String char[STATS_OPTS_MAX + 1].
+// String and Path char[max + 1].
 constexpr OptionSlot OPTIONS[] = {
     {{"purge_delay_ms", OptionType::Int, -1, I64_MAX}, offsetof(Options, purge_delay_ms)},
     {{"tcache", OptionType::Bool, 0, 1}, offsetof(Options, tcache_enabled)},
@@ -40,6 +40,14 @@ constexpr OptionSlot OPTIONS[] = {
     {{"stats_print", OptionType::Bool, 0, 1}, offsetof(Options, stats_print)},
     {{"stats_print_opts", OptionType::String, 0, STATS_OPTS_MAX}, offsetof(Options, stats_print_opts)},
     {{"verbose", OptionType::Bool, 0, 1}, offsetof(Options, verbose)},
+    {{"prof", OptionType::Bool, 0, 1}, offsetof(Options, prof)},
+    {{"prof_active", OptionType::Bool, 0, 1}, offsetof(Options, prof_active)},
+    {{"lg_prof_sample", OptionType::Int, 0, PROF_LG_MAX}, offsetof(Options, lg_prof_sample)},
+    {{"prof_prefix", OptionType::Path, 1, PROF_PREFIX_MAX}, offsetof(Options, prof_prefix)},
+    {{"prof_final", OptionType::Bool, 0, 1}, offsetof(Options, prof_final)},
+    {{"lg_prof_interval", OptionType::Int, -1, PROF_LG_MAX}, offsetof(Options, lg_prof_interval)},
+    {{"prof_gdump", OptionType::Bool, 0, 1}, offsetof(Options, prof_gdump)},
+    {{"prof_leak", OptionType::Bool, 0, 1}, offsetof(Options, prof_leak)},
 };
 constexpr usize NUM_OPTIONS = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
 
@@ -100,6 +108,9 @@ bool parse_int(Span v, i64& out) {
 }
 
 bool is_string_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+// A path: any printable character but the pair separator, blanks and the
+// two that JSON (the stats report) would have to escape.
+bool is_path_char(char c) { return c > ' ' && c <= '~' && c != ',' && c != '"' && c != '\\'; }
 
 // Stores value v into option i of o; false (o unchanged) when v does not parse
 // or lies outside the option's range.
@@ -120,10 +131,11 @@ bool set_option(Options& o, usize i, Span v) {
       else *field<usize>(o, i) = static_cast<usize>(x);
       return true;
     }
-    case OptionType::String: {
-      if (v.n > static_cast<usize>(info.max)) return false;
+    case OptionType::String:
+    case OptionType::Path: {
+      if (v.n > static_cast<usize>(info.max) || v.n < static_cast<usize>(info.min)) return false;
       for (usize k = 0; k < v.n; ++k)
-        if (!is_string_char(v.p[k])) return false;
+        if (info.type == OptionType::Path ? !is_path_char(v.p[k]) : !is_string_char(v.p[k])) return false;
       char* s = field<char>(o, i);
       ::memcpy(s, v.p, v.n);
       s[v.n] = 0;
@@ -211,13 +223,15 @@ i64 option_int(const Options& opts, usize i) {
     case OptionType::Bool: return *field<bool>(opts, i) ? 1 : 0;
     case OptionType::Int: return *field<i64>(opts, i);
     case OptionType::Size: return static_cast<i64>(*field<usize>(opts, i));
-    case OptionType::String: break;
+    case OptionType::String:
+    case OptionType::Path: break;
   }
   return 0;
 }
 
 const char* option_string(const Options& opts, usize i) {
-  return OPTIONS[i].info.type == OptionType::String ? field<char>(opts, i) : "";
+  const OptionType t = OPTIONS[i].info.type;
+  return t == OptionType::String || t == OptionType::Path ? field<char>(opts, i) : "";
 }
 
 usize format_option(const Options& opts, usize i, char* buf, usize cap) {
@@ -226,7 +240,8 @@ usize format_option(const Options& opts, usize i, char* buf, usize cap) {
   const i64 v = option_int(opts, i);
   switch (OPTIONS[i].info.type) {
     case OptionType::Bool: s = v != 0 ? "true" : "false"; break;
-    case OptionType::String: s = option_string(opts, i); break;
+    case OptionType::String:
+    case OptionType::Path: s = option_string(opts, i); break;
     default: {
       usize n = 0;
       if (v < 0) tmp[n++] = '-';
@@ -274,7 +289,7 @@ void load_options(Options& opts) {
 
 void print_options(const Options& opts) {
   for (usize i = 0; i < NUM_OPTIONS; ++i) {
-    char line[96] = "opt.";
+    char line[96 + PROF_PREFIX_MAX] = "opt.";
     usize n = 4;
     for (const char* s = OPTIONS[i].info.name; *s != 0; ++s) line[n++] = *s;
     line[n++] = ':';

@@ -21,6 +21,10 @@ namespace strata::rt {
 
 /// Longest stats_print_opts value (jemalloc's opts letters, e.g. "J" or "gbl").
 inline constexpr usize STATS_OPTS_MAX = 15;
+/// Longest prof_prefix (a path: the heap profiles are <prefix>.<pid>.<seq>.<kind>.heap).
+inline constexpr usize PROF_PREFIX_MAX = 255;
+/// Largest lg_prof_sample / lg_prof_interval (jemalloc's bound: 2^62 bytes).
+inline constexpr i64 PROF_LG_MAX = 62;
 
 struct Options {
   i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
@@ -31,6 +35,15 @@ struct Options {
   bool stats_print = false;              ///< print statistics at exit
   bool verbose = false;                  ///< print the options in effect at start
   char stats_print_opts[STATS_OPTS_MAX + 1] = {};  ///< opts for the exit report (strata_stats_print letters)
+  // Heap profiling (runtime/prof.hpp; jemalloc's names and defaults, prefix "strata").
+  bool prof = false;            ///< sample allocations and keep their stacks
+  bool prof_active = true;      ///< sampling on at start (prof.active toggles it)
+  bool prof_final = false;      ///< dump <prefix>.<pid>.<seq>.f.heap at exit
+  bool prof_gdump = false;      ///< dump (u) whenever mapped memory reaches a new high
+  bool prof_leak = false;       ///< print a leak summary on stderr at exit
+  i64 lg_prof_sample = 19;      ///< mean bytes between samples: 2^lg_prof_sample
+  i64 lg_prof_interval = -1;    ///< dump (i) every 2^N bytes allocated; -1 never
+  char prof_prefix[PROF_PREFIX_MAX + 1] = "strata";  ///< path prefix of the dump files
 };
 
 /// How an option's value parses, prints and reads through mallctl.
@@ -38,7 +51,8 @@ enum class OptionType : u8 {
   Bool,    ///< true/false (also 1/0, yes/no, on/off); mallctl type bool
   Int,     ///< signed integer; mallctl type ssize_t
   Size,    ///< unsigned byte count with K/M/G suffixes; mallctl type size_t
-  String,  ///< short string; mallctl type const char*
+  String,  ///< short string of letters and digits; mallctl type const char*
+  Path,    ///< a file path prefix (printable, no ',' or blank); mallctl type const char*
 };
 
 /// One entry of the option table.
@@ -61,7 +75,7 @@ usize find_option(const char* name, usize n);
 /// Value of option i in opts as an integer (Bool as 0/1; String: 0).
 i64 option_int(const Options& opts, usize i);
 
-/// Value of String option i in opts (empty for other types).
+/// Value of String or Path option i in opts (empty for other types).
 const char* option_string(const Options& opts, usize i);
 
 /// Writes option i's value in opts as text (true/false, decimal, or the

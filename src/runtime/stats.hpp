@@ -40,6 +40,7 @@ struct Snapshot {
   usize huge_bytes;         ///< their bytes (page-rounded)
   usize huge_segments;      ///< bytes of huge segments (live blocks and cached runs)
   usize huge_cached;        ///< bytes of freed runs kept committed for reuse
+  EngineFigures sampled;    ///< the heap profiler's Tlsf of sampled blocks (runtime/prof.hpp)
 };
 
 /// One row per small size class.

@@ -65,9 +65,10 @@ void emit_general(Emitter& e) {
     usize n = 4;
     for (const char* s = option_info(i).name; *s != 0 && n + 1 < sizeof label; ++s) label[n++] = *s;
     label[n] = 0;
-    char value[32];
+    char value[PROF_PREFIX_MAX + 1];
     format_option(g_runtime.options, i, value, sizeof value);
-    e.kv_raw(option_info(i).name, label, value, option_info(i).type == OptionType::String);
+    const OptionType t = option_info(i).type;
+    e.kv_raw(option_info(i).name, label, value, t == OptionType::String || t == OptionType::Path);
   }
   e.end();
 }

@@ -93,6 +93,7 @@ void ThreadCache::flush_bin(Bin& b, u32 keep) {
     leave();
     give -= n;
     g_runtime.small.dealloc_batch(batch, n, "free");
+    t_prof.deallocated += n * small_class_size(static_cast<u32>(&b - bins_));  // thread.deallocated (prof.hpp)
   }
 }
 
@@ -103,6 +104,7 @@ void* ThreadCache::refill(u32 cls) {
     if (state_ != State::Live || bins_[cls].limit == 0) {
       void* one = nullptr;
       if (g_runtime.small.alloc_batch(arena_, cls, &one, 1) == 0) return nullptr;
+      t_prof.allocated += small_class_size(cls);  // thread.allocated (prof.hpp)
       static_cast<u64*>(one)[1] = 0;
       return one;
     }
@@ -115,6 +117,7 @@ void* ThreadCache::refill(u32 cls) {
   void* batch[MAX_BATCH];
   const usize n = g_runtime.small.alloc_batch(arena_, cls, batch, want);
   if (n == 0) return nullptr;
+  t_prof.allocated += n * small_class_size(cls);  // thread.allocated (prof.hpp)
   // Every block in a bin is free and carries its tag, fresh ones included.
   enter();
   for (usize i = n; i-- > 1;) {
