@@ -167,7 +167,6 @@ void Profiler::configure(const Options& o) {
   frames_ = reinterpret_cast<void**>(m + s_stacks + s_slots);
   records_ = reinterpret_cast<Record*>(m + s_stacks + s_slots + s_frames);
   graves_ = reinterpret_cast<Grave*>(m + s_stacks + s_slots + s_frames + s_records);
-  if (!os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), skip_lo_, skip_hi_)) skip_lo_ = skip_hi_ = 0;
   __atomic_store_n(&enabled_, true, __ATOMIC_RELEASE);
 }
 
@@ -241,8 +240,20 @@ void* prof_countdown(usize n, usize align) {
 }
 
 void* Profiler::sample(usize n, usize align) {
+  // strata's own code range, found at the first sample rather than at
+  // initialisation: dl_iterate_phdr takes the loader's lock, which must not
+  // be waited for under strata's init lock. Racing threads find the same range.
+  if (!__atomic_load_n(&range_known_, __ATOMIC_ACQUIRE)) {
+    uptr lo = 0, hi = 0;
+    if (os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), lo, hi)) {
+      __atomic_store_n(&skip_lo_, lo, __ATOMIC_RELAXED);
+      __atomic_store_n(&skip_hi_, hi, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&range_known_, true, __ATOMIC_RELEASE);
+  }
   void* frames[PROF_MAX_FRAMES];
-  const usize depth = os::backtrace(frames, PROF_MAX_FRAMES, skip_lo_, skip_hi_);
+  const usize depth = os::backtrace(frames, PROF_MAX_FRAMES, __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED),
+                                    __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED));
   u64 hash = 0x9ae16a3b2f90404full ^ depth;
   for (usize i = 0; i < depth; ++i) {
     hash ^= reinterpret_cast<uptr>(frames[i]);
@@ -584,31 +595,40 @@ void Profiler::at_exit() {
 }
 
 void Profiler::leak_report(const char* dump_path) {
-  LockGuard g(lock_);
-  const double r = static_cast<double>(u64{1} << lg_sample());
+  // The figures and the ten largest contexts are copied under the lock; the
+  // names are looked up after it (dladdr takes the loader's lock, and a
+  // thread inside dlopen may be waiting for ours to record a sample).
+  constexpr usize TOP = 10, SHOWN = 4;
+  struct Top {
+    double bytes, objs;
+    u32 depth;
+    void* frames[SHOWN];
+  };
+  Top top[TOP] = {};
+  usize ntop = 0;
   double bytes = 0, objects = 0;
   u32 contexts = 0;
-  // The ten contexts holding the most (estimated) bytes.
-  constexpr usize TOP = 10;
-  u32 top[TOP] = {};
-  double top_bytes[TOP] = {}, top_objs[TOP] = {};
-  for (u32 s = 1; s < nstacks_; ++s) {
-    const Stack& st = stacks_[s];
-    if (st.live_count == 0) continue;
-    ++contexts;
-    // The stack's blocks at their mean size (the per-size split is in the dump).
-    const double mean = static_cast<double>(st.live_bytes) / static_cast<double>(st.live_count);
-    const double p = 1 - exp_neg(mean / r);
-    const double b = p > 0 ? static_cast<double>(st.live_bytes) / p : static_cast<double>(st.live_bytes);
-    const double o = p > 0 ? static_cast<double>(st.live_count) / p : static_cast<double>(st.live_count);
-    bytes += b;
-    objects += o;
-    for (usize i = 0; i < TOP; ++i) {
-      if (top[i] == 0 || b > top_bytes[i]) {
-        for (usize j = TOP - 1; j > i; --j) top[j] = top[j - 1], top_bytes[j] = top_bytes[j - 1], top_objs[j] = top_objs[j - 1];
-        top[i] = s, top_bytes[i] = b, top_objs[i] = o;
-        break;
-      }
+  {
+    LockGuard g(lock_);
+    const double r = static_cast<double>(u64{1} << lg_sample());
+    for (u32 s = 1; s < nstacks_; ++s) {
+      const Stack& st = stacks_[s];
+      if (st.live_count == 0) continue;
+      ++contexts;
+      // The stack's blocks at their mean size (the per-size split is in the dump).
+      const double mean = static_cast<double>(st.live_bytes) / static_cast<double>(st.live_count);
+      const double p = 1 - exp_neg(mean / r);
+      const double b = p > 0 ? static_cast<double>(st.live_bytes) / p : static_cast<double>(st.live_bytes);
+      const double o = p > 0 ? static_cast<double>(st.live_count) / p : static_cast<double>(st.live_count);
+      bytes += b;
+      objects += o;
+      usize i = 0;
+      while (i < ntop && top[i].bytes >= b) ++i;
+      if (i == TOP) continue;
+      for (usize j = ntop < TOP ? ntop : TOP - 1; j > i; --j) top[j] = top[j - 1];
+      if (ntop < TOP) ++ntop;
+      top[i] = Top{b, o, st.depth < SHOWN ? st.depth : static_cast<u32>(SHOWN), {}};
+      for (u32 f = 0; f < top[i].depth; ++f) top[i].frames[f] = frames_[st.first + f];
     }
   }
   char line[512];
@@ -630,31 +650,28 @@ void Profiler::leak_report(const char* dump_path) {
   put(" contexts");
   line[n] = 0;
   warn(line);
-  for (usize i = 0; i < TOP && top[i] != 0; ++i) {
-    const Stack& st = stacks_[top[i]];
+  for (usize i = 0; i < ntop; ++i) {
     n = 0;
     put("leak: ~");
-    num(static_cast<u64>(top_bytes[i] + 0.5));
+    num(static_cast<u64>(top[i].bytes + 0.5));
     put(" bytes in ~");
-    num(static_cast<u64>(top_objs[i] + 0.5));
+    num(static_cast<u64>(top[i].objs + 0.5));
     put(" objects allocated at");
-    for (u32 f = 0; f < st.depth && f < 4; ++f) {
-      const void* pc = static_cast<const char*>(frames_[st.first + f]) - 1;
+    for (u32 f = 0; f < top[i].depth; ++f) {
+      const void* pc = static_cast<const char*>(top[i].frames[f]) - 1;  // the call, not the return address
       uptr off = 0;
       const char* obj = nullptr;
       const char* name = os::symbol_of(pc, off, obj);
+      char h[24];
       put(f == 0 ? " " : " <- ");
       if (name != nullptr) {
         put(name);
-        char h[24];
-        h[format_hex(h, off)] = 0;
         put("+");
-        put(h);
+        h[format_hex(h, off)] = 0;
       } else {
-        char h[24];
         h[format_hex(h, reinterpret_cast<uptr>(pc))] = 0;
-        put(h);
       }
+      put(h);
     }
     line[n] = 0;
     warn(line);

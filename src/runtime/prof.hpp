@@ -207,7 +207,8 @@ class Profiler {
   u32 lg_sample_ = 19;
   u64 interval_ = 0;
   const char* prefix_ = "strata";
-  uptr skip_lo_ = 0, skip_hi_ = 0;  ///< the allocator's own code (frames left out)
+  uptr skip_lo_ = 0, skip_hi_ = 0;  ///< the allocator's own code (frames left out; atomic)
+  bool range_known_ = false;        ///< skip_lo_/skip_hi_ were looked up (atomic)
   // Tables (mapped by configure).
   Stack* stacks_ = nullptr;
   u32* slots_ = nullptr;

@@ -54,28 +54,17 @@ struct Rng {
 };
 }  // namespace
 
-extern "C" {
-__attribute__((noinline)) void site_a(size_t n, void** slot) {
-  void* p = malloc_fn(n);
-  touch(p, n);
-  *slot = p;
-}
-__attribute__((noinline)) void site_b(size_t n, void** slot) {
-  void* p = malloc_fn(n);
-  touch(p, n);
-  *slot = p;
-}
-__attribute__((noinline)) void site_c(size_t n, void** slot) {
-  void* p = malloc_fn(n);
-  touch(p, n);
-  *slot = p;
-}
-__attribute__((noinline)) void leak_site(size_t n, void** slot) {
-  void* p = malloc_fn(n);
-  touch(p, n);
-  *slot = p;
-}
-}
+// Four identical sites: distinct functions, so each has its own stacks.
+#define PROF_SITE(name)                                       \
+  extern "C" __attribute__((noinline)) void name(size_t n, void** slot) { \
+    void* p = malloc_fn(n);                                   \
+    touch(p, n);                                              \
+    *slot = p;                                                \
+  }
+PROF_SITE(site_a)
+PROF_SITE(site_b)
+PROF_SITE(site_c)
+PROF_SITE(leak_site)
 
 namespace {
 using Site = void (*)(size_t, void**);
