@@ -74,7 +74,8 @@ struct ProfThread {
   /// thread's cache refills or flushes (a batch at a time, no fast-path
   /// cost); medium, huge and sampled blocks at each allocation and free. So
   /// allocated - deallocated is what the thread holds, blocks cached in it
-  /// included (as stats.allocated counts them).
+  /// included (as stats.allocated counts them). In-place resizes of medium
+  /// and huge blocks are not counted.
   u64 allocated = 0;
   u64 deallocated = 0;
   u64 rng = 0;               ///< xorshift state of the distance draws (0: unseeded)
