@@ -280,13 +280,49 @@ int range_step(struct dl_phdr_info* info, size_t, void* arg) {
 }
 }  // namespace
 
-usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi) {
+FastBacktrace load_fast_backtrace() {
+#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__)
+#define STRATA_UNW_PREFIX "_ULx86_64_"
+#else
+#define STRATA_UNW_PREFIX "_ULaarch64_"
+#endif
+  void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return nullptr;
+  auto fast = reinterpret_cast<FastBacktrace>(::dlsym(lib, "unw_backtrace"));
+  using SetPolicy = int (*)(void*, int);
+  auto set_policy = reinterpret_cast<SetPolicy>(::dlsym(lib, STRATA_UNW_PREFIX "set_caching_policy"));
+  auto* space = static_cast<void**>(::dlsym(lib, STRATA_UNW_PREFIX "local_addr_space"));
+#undef STRATA_UNW_PREFIX
+  // UNW_CACHE_PER_THREAD (2): no lock shared between threads, so no thread
+  // waits for another's walk (and a fork never finds one held).
+  if (fast == nullptr || set_policy == nullptr || space == nullptr || set_policy(*space, 2) != 0) return nullptr;
+  return fast;
+#else
+  return nullptr;
+#endif
+}
+
+usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace fast) {
   if (max == 0) return 0;
   const int saved = errno;
-  UnwindState s{out, max, 0, skip_lo, skip_hi, skip_hi > skip_lo};
-  _Unwind_Backtrace(unwind_step, &s);
+  usize n = 0;
+  if (fast != nullptr) {
+    // unw_backtrace fills from its caller outwards; the allocator's frames
+    // are dropped here. A few more than max are asked for, to make room for them.
+    void* buf[256];
+    const usize want = max + 16 < 256 ? max + 16 : 256;
+    const int got = fast(buf, static_cast<int>(want));
+    usize i = 0;
+    while (i < static_cast<usize>(got > 0 ? got : 0) && reinterpret_cast<uptr>(buf[i]) - skip_lo < skip_hi - skip_lo) ++i;
+    for (; i < static_cast<usize>(got) && n < max; ++i) out[n++] = buf[i];
+  } else {
+    UnwindState s{out, max, 0, skip_lo, skip_hi, skip_hi > skip_lo};
+    _Unwind_Backtrace(unwind_step, &s);
+    n = s.n;
+  }
   errno = saved;
-  return s.n;
+  return n;
 }
 
 bool code_range_of(const void* addr, uptr& lo, uptr& hi) {

@@ -214,6 +214,21 @@ double Profiler::estimate(u64 n) const {
 
 // ---- the sampling slow path -------------------------------------------------------
 
+// At load time (after libc's constructors, before the program's): with
+// profiling on, libunwind's walker replaces libgcc's. Not inside malloc:
+// dlopen there could run in the middle of the loader's own work. Samples
+// taken before this (from the loader, from earlier constructors) use libgcc's.
+__attribute__((constructor)) void prof_load_unwinder() {
+  ensure_initialised();
+  Profiler& pr = g_runtime.prof;
+  if (!pr.enabled() || __atomic_load_n(&pr.fast_backtrace_, __ATOMIC_ACQUIRE) != nullptr) return;
+  ProfThread& t = t_prof;
+  t.busy = 1;  // dlopen's own allocations are not sampled
+  const os::FastBacktrace fast = os::load_fast_backtrace();
+  t.busy = 0;
+  __atomic_store_n(&pr.fast_backtrace_, fast, __ATOMIC_RELEASE);
+}
+
 void* prof_countdown(usize n, usize align) {
   ProfThread& t = t_prof;
   ensure_initialised();
@@ -251,9 +266,16 @@ void* Profiler::sample(usize n, usize align) {
     }
     __atomic_store_n(&range_known_, true, __ATOMIC_RELEASE);
   }
+  // libunwind sets up a cache per thread (mapped, torn down at thread exit):
+  // worth it for a thread that samples often, not for one that lives for a
+  // few samples (thread churn). A thread's first FAST_AFTER walks use libgcc's.
+  constexpr u8 FAST_AFTER = 4;
+  ProfThread& t = t_prof;
+  const os::FastBacktrace fast = t.samples >= FAST_AFTER ? __atomic_load_n(&fast_backtrace_, __ATOMIC_ACQUIRE) : nullptr;
+  if (t.samples != 255) ++t.samples;
   void* frames[PROF_MAX_FRAMES];
   const usize depth = os::backtrace(frames, PROF_MAX_FRAMES, __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED),
-                                    __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED));
+                                    __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED), fast);
   u64 hash = 0x9ae16a3b2f90404full ^ depth;
   for (usize i = 0; i < depth; ++i) {
     hash ^= reinterpret_cast<uptr>(frames[i]);

@@ -49,6 +49,7 @@
 // allocation made while the thread is inside the profiler is never sampled.
 #pragma once
 #include "platform/lock.hpp"
+#include "platform/os.hpp"
 #include "platform/page_source.hpp"
 #include "runtime/central.hpp"
 #include "runtime/huge.hpp"
@@ -81,6 +82,7 @@ struct ProfThread {
   u64 rng = 0;               ///< xorshift state of the distance draws (0: unseeded)
   u8 busy = 0;               ///< 1 while the thread is inside the profiler (no sampling then)
   u8 armed = 0;              ///< the countdown runs at the sampling rate (profiling on)
+  u8 samples = 0;            ///< samples this thread took (saturates; see Profiler::sample)
 };
 extern constinit thread_local ProfThread t_prof;
 
@@ -208,6 +210,10 @@ class Profiler {
   u32 lg_sample_ = 19;
   u64 interval_ = 0;
   const char* prefix_ = "strata";
+  /// Loads libunwind's fast stack walker when profiling is on (at load
+  /// time, from a constructor: dlopen must not run inside malloc).
+  friend void prof_load_unwinder();
+  os::FastBacktrace fast_backtrace_ = nullptr;  ///< libunwind's walker once loaded (atomic), else libgcc's
   uptr skip_lo_ = 0, skip_hi_ = 0;  ///< the allocator's own code (frames left out; atomic)
   bool range_known_ = false;        ///< skip_lo_/skip_hi_ were looked up (atomic)
   // Tables (mapped by configure).
