@@ -91,9 +91,6 @@ u64 reset_countdown(ProfThread& t, i64 distance) {
   t.last_reset = distance;
   return used;
 }
-
-/// Appends text to a fixed buffer and flushes it to a file descriptor when full.
-usize put_dec(char* b, u64 v) { return format_dec(b, v); }
 }  // namespace
 
 /// The dump's output: a mapped buffer flushed with write(2) (no malloc).
@@ -128,7 +125,7 @@ struct Profiler::DumpBuffer {
   }
   void dec(u64 v) {
     room(24);
-    len += put_dec(buf + len, v);
+    len += format_dec(buf + len, v);
   }
   void hex(u64 v) {
     room(24);
