@@ -281,7 +281,12 @@ int range_step(struct dl_phdr_info* info, size_t, void* arg) {
 }  // namespace
 
 FastBacktrace load_fast_backtrace() {
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__SANITIZE_THREAD__)
+  // libunwind is not instrumented, and its thread-exit destructor (the trace
+  // cache's) locks a mutex after ThreadSanitizer has torn the thread's state
+  // down: a crash inside the sanitizer. libgcc's walker serves there.
+  return nullptr;
+#elif defined(__x86_64__) || defined(__aarch64__)
 #if defined(__x86_64__)
 #define STRATA_UNW_PREFIX "_ULx86_64_"
 #else
