@@ -1,6 +1,6 @@
 // strata platform: the segment table (address >> 22 -> what owns the segment).
 //
-// One byte per segment: 0 none, 2 medium, 3 huge, and SMALL_TAG + a for a
+// One byte per segment: 0 none, 2 medium, 3 huge, 4 sampled, and SMALL_TAG + a for a
 // region of small-heap arena a. So "is this a small block" is one compare on
 // the free() fast path, and the arena that takes a block back is in the same byte.
 //
@@ -17,11 +17,11 @@ namespace strata::rt {
 /// The table itself (segment_map.cpp): one of the three pieces of mutable
 /// process state outside the Runtime object, because the free() fast path
 /// reads it with one load at a link-time address.
-extern u8 g_segment_kind[SEGMENT_TABLE_SIZE];
+extern u8 g_segment_kind[SEGMENT_TABLE_SIZE] __attribute__((visibility("hidden")));
 
 /// Tag of small-heap arena 0; arena a is SMALL_TAG + a.
 inline constexpr u8 SMALL_TAG = 8;
-static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Huge) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
+static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Sampled) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
 
 /// The raw tag of the segment holding p (0 for any pointer strata never mapped).
 inline u8 segment_tag(const void* p) {
@@ -70,7 +70,9 @@ struct PageMap {
 };
 /// The map itself (segment_map.cpp): mutable process state outside the
 /// Runtime object for the same reason as g_segment_kind.
-extern PageMap g_page_map;
+/// Hidden on the declaration, so free() reads it at a link-time address
+/// (one RIP-relative operand, no GOT).
+extern PageMap g_page_map __attribute__((visibility("hidden")));
 
 /// The page map's entry for the page of the region starting at `start`
 /// (segment-aligned) when the region lies in the window; null otherwise.

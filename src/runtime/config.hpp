@@ -141,8 +141,11 @@ inline bool is_block_start(const void* p, usize code) {
 
 /// The page map's index for p, or PAGE_MAP_ENTRIES or more when p lies
 /// outside the window (any pointer: no memory is read).
+/// The base is read plainly (it folds into the subtraction): it is written
+/// once, before any segment of the window exists, and a reader that still
+/// sees 0 finds only zero entries (never written) or an index out of range.
 inline uptr page_map_index(const void* p) {
-  return (reinterpret_cast<uptr>(p) - __atomic_load_n(&g_page_map.base, __ATOMIC_RELAXED)) >> PAGE_MAP_SHIFT;
+  return (reinterpret_cast<uptr>(p) - g_page_map.base) >> PAGE_MAP_SHIFT;
 }
 
 /// The class code of the page with map index idx < PAGE_MAP_ENTRIES (0: no small span there).
