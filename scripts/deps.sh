@@ -8,10 +8,11 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 test_pkgs=(build-essential cmake ninja-build pkg-config git clang-14 lld-14 llvm-14 libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3 valgrind time
   qemu-system-misc qemu-system-arm qemu-system-x86
-  glibc-source libpython3.11-testsuite sqlite3 redis-server redis-tools libjemalloc-dev debootstrap)
+  glibc-source libpython3.11-testsuite sqlite3 redis-server redis-tools libjemalloc-dev debootstrap
+  google-perftools graphviz binutils libunwind8)
 bench_pkgs=(build-essential cmake ninja-build git libbenchmark-dev libbenchmark-tools
   libjemalloc-dev libjemalloc2 libmimalloc-dev libmimalloc2.0 libgoogle-perftools-dev libtcmalloc-minimal4
-  python3 python3-scipy python3-numpy python3-matplotlib time valgrind sqlite3 hyperfine)
+  python3 python3-scipy python3-numpy python3-matplotlib time valgrind sqlite3 hyperfine libunwind8)
 case "$what" in
   test) pkgs=("${test_pkgs[@]}") ;;
   bench) pkgs=("${bench_pkgs[@]}") ;;

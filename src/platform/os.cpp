@@ -1,8 +1,10 @@
 // strata platform: Linux implementation of the OS contract.
 #include "platform/os.hpp"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 namespace strata::os {
 namespace {
@@ -210,5 +213,170 @@ bool start_daemon_thread(void (*body)()) {
 }
 
 void abort_process() { ::abort(); }
+
+int open_for_write(const char* path) {
+  const int saved = errno;
+  int fd = -1;
+  do {
+    fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  } while (fd < 0 && errno == EINTR);
+  errno = saved;
+  return fd;
+}
+
+int open_for_read(const char* path) {
+  const int saved = errno;
+  int fd = -1;
+  do {
+    fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  errno = saved;
+  return fd;
+}
+
+bool write_all(int fd, const void* buf, usize n) {
+  const int saved = errno;
+  const char* s = static_cast<const char*>(buf);
+  bool ok = true;
+  while (n > 0) {
+    const ssize_t w = ::write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      ok = false;
+      break;
+    }
+    s += w;
+    n -= static_cast<usize>(w);
+  }
+  errno = saved;
+  return ok;
+}
+
+isize read_some(int fd, void* buf, usize n) {
+  const int saved = errno;
+  ssize_t r = 0;
+  do {
+    r = ::read(fd, buf, n);
+  } while (r < 0 && errno == EINTR);
+  errno = saved;
+  return r;
+}
+
+void close_fd(int fd) {
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+}
+
+u32 process_id() { return static_cast<u32>(::getpid()); }
+
+namespace {
+struct UnwindState {
+  void** out;
+  usize max;
+  usize n;
+  uptr skip_lo, skip_hi;
+  bool skipping;
+};
+
+_Unwind_Reason_Code unwind_step(struct _Unwind_Context* ctx, void* arg) {
+  auto& s = *static_cast<UnwindState*>(arg);
+  const uptr ip = static_cast<uptr>(_Unwind_GetIP(ctx));
+  if (ip == 0) return _URC_END_OF_STACK;
+  if (s.skipping && ip - s.skip_lo < s.skip_hi - s.skip_lo) return _URC_NO_REASON;
+  s.skipping = false;
+  s.out[s.n++] = reinterpret_cast<void*>(ip);
+  return s.n == s.max ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+struct RangeQuery {
+  uptr addr;
+  uptr lo, hi;
+  bool found, main_program;
+};
+
+int range_step(struct dl_phdr_info* info, size_t, void* arg) {
+  auto& q = *static_cast<RangeQuery*>(arg);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_X) == 0) continue;
+    const uptr lo = info->dlpi_addr + ph.p_vaddr;
+    const uptr hi = lo + ph.p_memsz;
+    if (q.addr >= lo && q.addr < hi) {
+      q.lo = lo;
+      q.hi = hi;
+      q.found = true;
+      q.main_program = info->dlpi_name == nullptr || info->dlpi_name[0] == 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+FastBacktrace load_fast_backtrace() {
+#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__)
+#define STRATA_UNW_PREFIX "_ULx86_64_"
+#else
+#define STRATA_UNW_PREFIX "_ULaarch64_"
+#endif
+  void* lib = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return nullptr;
+  auto fast = reinterpret_cast<FastBacktrace>(::dlsym(lib, "unw_backtrace"));
+  using SetPolicy = int (*)(void*, int);
+  auto set_policy = reinterpret_cast<SetPolicy>(::dlsym(lib, STRATA_UNW_PREFIX "set_caching_policy"));
+  auto* space = static_cast<void**>(::dlsym(lib, STRATA_UNW_PREFIX "local_addr_space"));
+#undef STRATA_UNW_PREFIX
+  // UNW_CACHE_PER_THREAD (2): no lock shared between threads, so no thread
+  // waits for another's walk (and a fork never finds one held).
+  if (fast == nullptr || set_policy == nullptr || space == nullptr || set_policy(*space, 2) != 0) return nullptr;
+  return fast;
+#else
+  return nullptr;
+#endif
+}
+
+usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace fast) {
+  if (max == 0) return 0;
+  const int saved = errno;
+  usize n = 0;
+  if (fast != nullptr) {
+    // unw_backtrace fills from its caller outwards; the allocator's frames
+    // are dropped here. A few more than max are asked for, to make room for them.
+    void* buf[256];
+    const usize want = max + 16 < 256 ? max + 16 : 256;
+    const int got = fast(buf, static_cast<int>(want));
+    usize i = 0;
+    while (i < static_cast<usize>(got > 0 ? got : 0) && reinterpret_cast<uptr>(buf[i]) - skip_lo < skip_hi - skip_lo) ++i;
+    for (; i < static_cast<usize>(got) && n < max; ++i) out[n++] = buf[i];
+  } else {
+    UnwindState s{out, max, 0, skip_lo, skip_hi, skip_hi > skip_lo};
+    _Unwind_Backtrace(unwind_step, &s);
+    n = s.n;
+  }
+  errno = saved;
+  return n;
+}
+
+bool code_range_of(const void* addr, uptr& lo, uptr& hi) {
+  RangeQuery q{reinterpret_cast<uptr>(addr), 0, 0, false, false};
+  ::dl_iterate_phdr(range_step, &q);
+  if (!q.found || q.main_program) return false;
+  lo = q.lo;
+  hi = q.hi;
+  return true;
+}
+
+const char* symbol_of(const void* addr, uptr& offset, const char*& object) {
+  Dl_info info{};
+  offset = 0;
+  object = nullptr;
+  if (::dladdr(addr, &info) == 0) return nullptr;
+  object = info.dli_fname;
+  if (info.dli_sname == nullptr) return nullptr;
+  offset = reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(info.dli_saddr);
+  return info.dli_sname;
+}
 
 }  // namespace strata::os

@@ -115,4 +115,62 @@ bool start_daemon_thread(void (*body)());
 /// Ends the process with SIGABRT (abort). Never returns.
 [[noreturn]] void abort_process();
 
+// ---- files, for heap profiles (no allocation, no stdio) -----------------------
+
+/// Creates or truncates `path` for writing (mode 0644, close-on-exec): a file
+/// descriptor, or -1 (errno untouched) when it cannot be opened.
+int open_for_write(const char* path);
+
+/// Opens `path` read-only (close-on-exec): a file descriptor, or -1.
+int open_for_read(const char* path);
+
+/// Writes all n bytes to fd, retrying on EINTR and short writes; false on an
+/// error (disk full, closed fd). errno untouched.
+bool write_all(int fd, const void* buf, usize n);
+
+/// Reads up to n bytes from fd (retrying on EINTR); bytes read, 0 at the
+/// end, -1 on an error. errno untouched.
+isize read_some(int fd, void* buf, usize n);
+
+/// Closes fd (ignoring errors; errno untouched).
+void close_fd(int fd);
+
+/// This process's id (getpid: a system call, so the child of a fork sees its own).
+u32 process_id();
+
+// ---- stacks and code, for the sampler ---------------------------------------------
+
+/// A stack walker of libunwind's unw_backtrace signature.
+using FastBacktrace = int (*)(void** out, int max);
+
+/// Loads libunwind (libunwind.so.8) privately (RTLD_LOCAL: its _Unwind_*
+/// names stay out of the program's symbol scope) and returns its
+/// unw_backtrace with a per-thread cache of unwind information, or null when
+/// it is not installed. libunwind caches what it decoded per address, so a
+/// walk costs ~0.1 us where libgcc's, which decodes every frame again, costs
+/// ~10 us. Allocates (dlopen): call it outside malloc, with no strata lock
+/// held (the profiler does, from a load-time constructor).
+FastBacktrace load_fast_backtrace();
+
+/// Return addresses of the calling thread's stack, innermost first, into
+/// out[0, max), read from the DWARF unwind tables (works without frame
+/// pointers, as Debian builds its programs): with `fast` when non-null
+/// (load_fast_backtrace), else libgcc's _Unwind_Backtrace. Frames whose
+/// address lies in [skip_lo, skip_hi) are left out while they are the
+/// innermost ones (the allocator's own frames). Returns the count. Does not
+/// allocate through malloc in a glibc process (the unwinders find the
+/// tables through dl_iterate_phdr and map their caches); call with no strata
+/// lock held all the same.
+usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace fast);
+
+/// The executable address range of the shared object holding `addr`, into
+/// [lo, hi); false when addr lies in the main program (a static link: no range
+/// tells the allocator's frames from the program's) or in no object.
+bool code_range_of(const void* addr, uptr& lo, uptr& hi);
+
+/// Name of the dynamic symbol nearest below addr and of the object holding it
+/// (dladdr); null name when none is known (a static function of a program not
+/// linked with -rdynamic). *offset = addr - symbol. Never allocates.
+const char* symbol_of(const void* addr, uptr& offset, const char*& object);
+
 }  // namespace strata::os

@@ -1,6 +1,6 @@
 // strata platform: the segment table (address >> 22 -> what owns the segment).
 //
-// One byte per segment: 0 none, 2 medium, 3 huge, and SMALL_TAG + a for a
+// One byte per segment: 0 none, 2 medium, 3 huge, 4 sampled, and SMALL_TAG + a for a
 // region of small-heap arena a. So "is this a small block" is one compare on
 // the free() fast path, and the arena that takes a block back is in the same byte.
 //
@@ -21,7 +21,7 @@ extern u8 g_segment_kind[SEGMENT_TABLE_SIZE];
 
 /// Tag of small-heap arena 0; arena a is SMALL_TAG + a.
 inline constexpr u8 SMALL_TAG = 8;
-static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Huge) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
+static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Sampled) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
 
 /// The raw tag of the segment holding p (0 for any pointer strata never mapped).
 inline u8 segment_tag(const void* p) {

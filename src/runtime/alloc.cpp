@@ -58,12 +58,18 @@ void* alloc_code(u32 code) {
   return p != nullptr ? p : refill_code(code);
 }
 
-/// The medium-or-huge choice, once.
+/// The medium-or-huge choice, once. Counts the block in thread.allocated.
 void* alloc_medium_or_huge(usize n, usize align) {
+  usize usable = 0;
   if (n <= MEDIUM_MAX && align <= MEDIUM_MAX_ALIGN) {
-    if (void* p = g_runtime.medium.alloc(n, align)) return p;
+    if (void* p = g_runtime.medium.alloc(n, align, &usable)) {
+      t_prof.allocated += usable;
+      return p;
+    }
   }
-  return g_runtime.huge.alloc(n, align);
+  void* p = g_runtime.huge.alloc(n, align);
+  if (p != nullptr) t_prof.allocated += HugeHeap::usable_for(n, align);
+  return p;
 }
 
 /// Medium and huge allocations (not small), with reclaim and retry.
@@ -84,6 +90,12 @@ void small_misuse(const char* fn, const void* p) {
 bool fresh_zeroed(const void* p) { return segment_kind(p) == SegmentKind::Huge && g_runtime.huge.is_fresh(p); }
 
 void* allocate_after_fast(usize n) {
+  // The fast path counted small requests down already; larger ones count here.
+  const bool due = n <= SMALL_FAST_MAX ? t_cache.bytes_until_sample < 0 : sample_countdown(n);
+  if (due) {  // the sampling countdown ran out (prof.hpp)
+    if (void* p = prof_countdown(n, MIN_ALIGN)) return p;
+    if (n <= SMALL_FAST_MAX) return alloc_code(static_cast<u32>(small_code_of(n)));  // the bin may hold blocks
+  }
   if (n <= SMALL_FAST_MAX) return refill_code(static_cast<u32>(small_code_of(n)));
   return allocate_large(n, MIN_ALIGN);
 }
@@ -91,6 +103,9 @@ void* allocate_after_fast(usize n) {
 void* allocate_aligned(usize n, usize align) {
   if (!is_pow2(align) || n >= MAX_MAPPABLE || align >= MAX_MAPPABLE) return nullptr;
   if (align <= MIN_ALIGN) return allocate(n);
+  if (sample_countdown(n)) {
+    if (void* p = prof_countdown(n, align)) return p;
+  }
   if (n <= SMALL_MAX) {
     const u32 cls = small_class_for(n, align);
     if (cls != NO_SMALL_CLASS) return alloc_code(code_of_class(cls));
@@ -116,8 +131,12 @@ usize usable_size_for(usize n, usize align) {
 bool resize_in_place(void* p, usize n) {
   switch (segment_kind(p)) {
     case SegmentKind::Medium: return n > SMALL_MAX && n <= MEDIUM_MAX && g_runtime.medium.resize_in_place(p, n);
-    case SegmentKind::Huge: return n > MEDIUM_MAX && g_runtime.huge.resize(p, n);
-    default: return false;
+    case SegmentKind::Huge: {
+      if (n <= MEDIUM_MAX || !g_runtime.huge.resize(p, n)) return false;
+      g_runtime.prof.resized(g_runtime.huge.sample_of(p), n);  // a sampled block keeps its record
+      return true;
+    }
+    default: return false;  // Small: fixed class sizes; Sampled: moved, so the profile sees the new size
   }
 }
 
@@ -125,10 +144,16 @@ void deallocate_slow(void* p, const char* fn) {
   if (p == nullptr) return;
   switch (segment_kind(p)) {
     case SegmentKind::Medium:
-      g_runtime.medium.dealloc(p, fn);
+      t_prof.deallocated += g_runtime.medium.dealloc(p, fn);
       break;
-    case SegmentKind::Huge:
-      g_runtime.huge.free(p, fn);
+    case SegmentKind::Huge: {
+      usize usable = 0;
+      if (const u32 record = g_runtime.huge.free(p, fn, &usable)) g_runtime.prof.forget(record);
+      t_prof.deallocated += usable;
+      break;
+    }
+    case SegmentKind::Sampled:
+      g_runtime.prof.free_sampled(p, fn);
       break;
     case SegmentKind::Small: {  // outside the window, or not a block start (misuse)
       const SmallLookup lk = small_lookup(p);
@@ -156,6 +181,8 @@ usize usable_size(const void* p, const char* fn) {
       return g_runtime.medium.usable_size(p, fn);
     case SegmentKind::Huge:
       return g_runtime.huge.usable_size(p, fn);
+    case SegmentKind::Sampled:
+      return g_runtime.prof.usable_size(p, fn);
     case SegmentKind::None:
     default:
       foreign_pointer(fn, p);

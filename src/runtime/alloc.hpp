@@ -16,6 +16,7 @@
 #include "platform/report.hpp"
 #include "platform/segment_map.hpp"
 #include "runtime/config.hpp"
+#include "runtime/prof.hpp"
 #include "runtime/thread_cache.hpp"
 
 namespace strata::rt {
@@ -61,11 +62,34 @@ bool fresh_zeroed(const void* p);
 /// returns (not declared [[noreturn]] so the fast path can tail-call it).
 void small_misuse(const char* fn, const void* p);
 
+/// The fast path's sampling test: subtracts n from this thread's countdown
+/// and answers whether it went below zero (then the allocation must take the
+/// slow path, which calls prof_countdown; runtime/prof.hpp). One subtraction and one branch.
+/// Unsigned arithmetic: any n, however large, only moves the count.
+inline bool sample_countdown(usize n) {
+#if defined(__x86_64__)
+  // Compilers load, subtract, store and test the TLS word when the test is
+  // left to them (five instructions); the subtraction to memory sets the
+  // sign flag itself.
+  bool negative;
+  asm("subq %2, %0" : "+m"(t_cache.bytes_until_sample), "=@ccs"(negative) : "r"(n));
+  return negative;
+#else
+  const u64 left = static_cast<u64>(t_cache.bytes_until_sample) - n;
+  t_cache.bytes_until_sample = static_cast<i64>(left);
+  return static_cast<i64>(left) < 0;
+#endif
+}
+
 /// The fast path of malloc alone: a pop from this thread's bin, or null when
-/// the request needs a slow path (bin empty, not small). Never fails otherwise.
+/// the request needs a slow path (the heap profiler's countdown ran out, bin
+/// empty, not small). Never fails otherwise.
 inline void* allocate_fast(usize n) {
-  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) return ThreadCache::pop(small_code_of(n));
-  return nullptr;
+  if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) {
+    if (__builtin_expect(sample_countdown(n), 0)) return nullptr;  // prof.hpp: one sub, one branch
+    return ThreadCache::pop(small_code_of(n));
+  }
+  return nullptr;  // the slow path counts larger requests down (allocate_after_fast)
 }
 
 /// malloc without errno: the fast path inline, the rest out of line.

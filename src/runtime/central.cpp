@@ -277,23 +277,31 @@ void SmallArenas::reset_lock_in_child() {
 
 // ---- MediumHeap -----------------------------------------------------------
 
-bool MediumHeap::grow() { return add_segments(*pages_, engine_, initialised_, 1, SegmentKind::Medium); }
+bool MediumHeap::grow() { return add_segments(*pages_, engine_, initialised_, 1, kind_); }
 
-void* MediumHeap::alloc(usize size, usize align) {
+void* MediumHeap::alloc(usize size, usize align, usize* usable) {
   LockGuard g(lock_);
   Result<void*> r = initialised_ ? engine_.alloc(size, align) : Result<void*>(AllocError::NoMemory);
   if (!r.ok() && r.error() == AllocError::NoMemory && grow())
     r = engine_.alloc(size, align);
-  return r.ok() ? r.value() : nullptr;
+  if (!r.ok()) return nullptr;
+  if (usable != nullptr) *usable = engine_.usable_size_in_pool(segment_base(r.value()), r.value()).value();
+  return r.value();
 }
 
-void MediumHeap::dealloc(void* p, const char* fn) {
+usize MediumHeap::dealloc(void* p, const char* fn) {
   Result<void> r = AllocError::NotAllocated;
+  usize bytes = 0;
   {
     LockGuard g(lock_);
-    r = engine_.dealloc_in_pool(segment_base(p), p);
+    const Result<usize> u = engine_.usable_size_in_pool(segment_base(p), p);
+    if (u.ok()) {
+      bytes = u.value();
+      r = engine_.dealloc_in_pool(segment_base(p), p);
+    }
   }
   if (!r.ok()) misuse(fn, "double free or invalid pointer", p);
+  return bytes;
 }
 
 usize MediumHeap::usable_size(const void* p, const char* fn) {

@@ -170,13 +170,17 @@ class SmallArenas {
 
 class MediumHeap {
  public:
-  /// A heap growing out of `pages` (the Runtime's page source).
-  explicit constexpr MediumHeap(PageSource* pages) : pages_(pages) {}
+  /// A heap growing out of `pages` (the Runtime's page source), its segments
+  /// tagged `kind` (Medium; the profiler's heap of sampled blocks uses Sampled).
+  explicit constexpr MediumHeap(PageSource* pages, SegmentKind kind = SegmentKind::Medium)
+      : pages_(pages), kind_(kind) {}
 
   /// A block of at least size bytes aligned to align; null when out of memory.
-  void* alloc(usize size, usize align);
-  /// Frees p (a Medium-segment pointer); aborts naming fn on misuse.
-  void dealloc(void* p, const char* fn);
+  /// *usable (when non-null) gets its usable bytes.
+  void* alloc(usize size, usize align, usize* usable = nullptr);
+  /// Frees p (a pointer into one of this heap's segments); aborts naming fn
+  /// on misuse. Returns the usable bytes p had.
+  usize dealloc(void* p, const char* fn);
   /// Usable bytes of live block p; aborts naming fn on misuse.
   usize usable_size(const void* p, const char* fn);
   /// Resizes p in place to new_size when its neighbour allows; false otherwise.
@@ -189,8 +193,9 @@ class MediumHeap {
   void reset_lock_in_child() { lock_.reset(); }
 
  private:
-  bool grow();  // adds one Medium segment; lock held
+  bool grow();  // adds one segment of kind_; lock held
   PageSource* pages_;
+  SegmentKind kind_;
   Lock lock_{};
   bool initialised_ = false;
   MediumEngine engine_{};

@@ -31,6 +31,16 @@
 //   thp.mode                   const char*  r-   default / always / never
 //   thp.anon_huge              size_t       r-   AnonHugePages of strata's segments
 //                                                 (reads /proc/self/smaps: slow)
+//   prof.active, prof.gdump    bool         rw   sampling on / gdump dumps on (ENOENT writing with prof off)
+//   prof.dump                  const char*  -w   writes a heap profile (null: the next <prefix>... name)
+//   prof.dump_peak             const char*  -w   the same, of the live set at the highest live bytes
+//   prof.reset                 size_t       -w   forgets samples and counters; sets lg_sample (optional)
+//   prof.lg_sample             size_t       r-
+//   prof.interval              uint64_t     r-   bytes between interval dumps (0: none)
+//   thread.{allocated,deallocated}    uint64_t   r-   this thread's bytes (runtime/prof.hpp)
+//   thread.{allocatedp,deallocatedp}  uint64_t*  r-   pointers to the same counters, kept current
+//   (prof.dump, dump_peak, reset with profiling off: ENOENT, as jemalloc;
+//   a profile that cannot be written: EFAULT, with a warning naming the file)
 //
 // Errors as jemalloc: ENOENT unknown name (or a non-leaf), EPERM writing a
 // read-only value (or passing old/new to a void control), EINVAL a wrong
@@ -228,7 +238,8 @@ int ctl_opt(const usize* mib, const CtlIo& io) {
     case OptionType::Int: return read_only(io, static_cast<ssize_t>(option_int(g_runtime.options, i)));
     case OptionType::Size: return read_only(io, static_cast<size_t>(option_int(g_runtime.options, i)));
     case OptionType::String:
-    case OptionType::Choice: return read_only(io, option_string(g_runtime.options, i));
+    case OptionType::Choice:
+    case OptionType::Path: return read_only(io, option_string(g_runtime.options, i));
   }
   return ENOENT;
 }
@@ -240,6 +251,63 @@ int ctl_tcache_flush(const usize*, const CtlIo& io) {
 }
 
 int ctl_tcache_enabled(const usize*, const CtlIo& io) { return read_only(io, g_runtime.options.tcache_enabled); }
+
+// ---- heap profiling (runtime/prof.hpp) ----------------------------------------
+
+/// A write-only control's value: EPERM when the call reads, EINVAL for a
+/// wrong newlen; false (and `out` untouched) when the call writes nothing.
+template <class T>
+int write_only(const CtlIo& io, T& out, bool& written) {
+  written = false;
+  if (io.oldp != nullptr || io.oldlenp != nullptr) return EPERM;
+  if (io.newp == nullptr) return io.newlen == 0 ? 0 : EINVAL;
+  if (io.newlen != sizeof(T)) return EINVAL;
+  __builtin_memcpy(&out, io.newp, sizeof(T));
+  written = true;
+  return 0;
+}
+
+/// prof.active / prof.gdump: read the old value, write a new one (jemalloc).
+template <bool (Profiler::*Get)() const, bool (Profiler::*Set)(bool)>
+int ctl_prof_flag(const usize*, const CtlIo& io) {
+  Profiler& p = g_runtime.prof;
+  const bool old = p.enabled() && (p.*Get)();
+  if (writes(io)) {
+    if (!p.enabled()) return ENOENT;
+    if (io.newp == nullptr || io.newlen != sizeof(bool)) return EINVAL;
+    bool v = false;
+    __builtin_memcpy(&v, io.newp, sizeof v);
+    (void)(p.*Set)(v);
+  }
+  return read_value(io, old);
+}
+
+template <DumpKind K>
+int ctl_prof_dump(const usize*, const CtlIo& io) {
+  if (!g_runtime.prof.enabled()) return ENOENT;
+  const char* path = nullptr;
+  bool written = false;
+  if (const int r = write_only(io, path, written); r != 0) return r;
+  return g_runtime.prof.dump(K, path);
+}
+
+int ctl_prof_reset(const usize*, const CtlIo& io) {
+  if (!g_runtime.prof.enabled()) return ENOENT;
+  size_t lg = g_runtime.prof.lg_sample();
+  bool written = false;
+  if (const int r = write_only(io, lg, written); r != 0) return r;
+  return g_runtime.prof.reset(lg > static_cast<size_t>(PROF_LG_MAX) ? ~0u : static_cast<u32>(lg)) ? 0 : EINVAL;
+}
+
+int ctl_prof_lg_sample(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<size_t>(g_runtime.prof.lg_sample()));
+}
+int ctl_prof_interval(const usize*, const CtlIo& io) { return read_only(io, static_cast<u64>(g_runtime.prof.interval())); }
+
+int ctl_thread_allocated(const usize*, const CtlIo& io) { return read_only(io, t_prof.allocated); }
+int ctl_thread_deallocated(const usize*, const CtlIo& io) { return read_only(io, t_prof.deallocated); }
+int ctl_thread_allocatedp(const usize*, const CtlIo& io) { return read_only(io, &t_prof.allocated); }
+int ctl_thread_deallocatedp(const usize*, const CtlIo& io) { return read_only(io, &t_prof.deallocated); }
 
 int ctl_arena_purge(const usize*, const CtlIo& io) {
   if (io.oldp != nullptr || io.oldlenp != nullptr || writes(io)) return EPERM;
@@ -337,13 +405,26 @@ constexpr CtlNode CONFIG[] = {
                                >),
     CtlNode::leaf("fill", ctl_const_bool<false>),
     CtlNode::leaf("malloc_conf", ctl_default_conf),
-    CtlNode::leaf("prof", ctl_const_bool<false>),
+    CtlNode::leaf("prof", ctl_const_bool<true>),
     CtlNode::leaf("stats", ctl_const_bool<true>),
     CtlNode::leaf("xmalloc", ctl_const_bool<false>),
 };
 constexpr CtlNode OPT_LEAF[] = {CtlNode::leaf(nullptr, ctl_opt)};
 constexpr CtlNode TCACHE[] = {CtlNode::leaf("enabled", ctl_tcache_enabled), CtlNode::leaf("flush", ctl_tcache_flush)};
-constexpr CtlNode THREAD[] = {CtlNode::inner("tcache", TCACHE)};
+constexpr CtlNode THREAD[] = {
+    CtlNode::leaf("allocated", ctl_thread_allocated),     CtlNode::leaf("allocatedp", ctl_thread_allocatedp),
+    CtlNode::leaf("deallocated", ctl_thread_deallocated), CtlNode::leaf("deallocatedp", ctl_thread_deallocatedp),
+    CtlNode::inner("tcache", TCACHE),
+};
+constexpr CtlNode PROF[] = {
+    CtlNode::leaf("active", ctl_prof_flag<&Profiler::active, &Profiler::set_active>),
+    CtlNode::leaf("dump", ctl_prof_dump<DumpKind::Manual>),
+    CtlNode::leaf("dump_peak", ctl_prof_dump<DumpKind::Peak>),
+    CtlNode::leaf("gdump", ctl_prof_flag<&Profiler::gdump, &Profiler::set_gdump>),
+    CtlNode::leaf("interval", ctl_prof_interval),
+    CtlNode::leaf("lg_sample", ctl_prof_lg_sample),
+    CtlNode::leaf("reset", ctl_prof_reset),
+};
 constexpr CtlNode ARENA_I[] = {CtlNode::leaf("decay", ctl_arena_purge), CtlNode::leaf("purge", ctl_arena_purge)};
 constexpr CtlNode ARENA[] = {CtlNode::indexed(arena_index_ok, ARENA_I)};
 constexpr CtlNode BIN_I[] = {CtlNode::leaf("size", ctl_bin_size)};
@@ -377,8 +458,8 @@ constexpr CtlNode THP[] = {CtlNode::leaf("anon_huge", ctl_thp_anon_huge), CtlNod
 constexpr CtlNode ROOT_CHILDREN[] = {
     CtlNode::inner("arena", ARENA),   CtlNode::inner("arenas", ARENAS), CtlNode::inner("config", CONFIG),
     CtlNode::leaf("epoch", ctl_epoch), CtlNode::inner("limit", LIMIT),   CtlNode::options("opt", OPT_LEAF),
-    CtlNode::inner("stats", STATS),    CtlNode::inner("thp", THP),       CtlNode::inner("thread", THREAD),
-    CtlNode::leaf("version", ctl_version),
+    CtlNode::inner("prof", PROF),      CtlNode::inner("stats", STATS),    CtlNode::inner("thp", THP),
+    CtlNode::inner("thread", THREAD),  CtlNode::leaf("version", ctl_version),
 };
 constexpr CtlNode ROOT = CtlNode::inner(nullptr, ROOT_CHILDREN);
 
@@ -386,6 +467,9 @@ constexpr CtlNode ROOT = CtlNode::inner(nullptr, ROOT_CHILDREN);
 
 int ctl_name_to_mib(const char* name, size_t* mib, size_t* miblen) { return resolve_name(ROOT, name, mib, miblen); }
 
-int ctl_by_mib(const size_t* mib, size_t len, const CtlIo& io) { return run_path(ROOT, mib, len, io); }
+int ctl_by_mib(const size_t* mib, size_t len, const CtlIo& io) {
+  ensure_initialised();  // the options (opt.*, prof.*) are read at the first allocation: maybe none yet
+  return run_path(ROOT, mib, len, io);
+}
 
 }  // namespace strata::rt

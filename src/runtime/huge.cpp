@@ -18,6 +18,7 @@ struct HugeHeader {
   usize nsegs;   ///< segments in the run
   usize usable;  ///< writable bytes from the block start
   bool fresh;    ///< freshly mapped: the block reads as zero
+  u32 sample;    ///< the heap profiler's record of this block (0: not sampled)
 };
 
 constexpr usize CACHE_MAX_RUN = 32u << 20;
@@ -169,15 +170,18 @@ void* HugeHeap::alloc(usize n, usize align) {
   h->nsegs = run.nsegs;
   h->usable = body;
   h->fresh = fresh;
+  h->sample = 0;
   h->check = check_of(block);
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&bytes_, body, __ATOMIC_RELAXED);
   return block;
 }
 
-void HugeHeap::free(void* p, const char* fn) {
+u32 HugeHeap::free(void* p, const char* fn, usize* usable) {
   HugeHeader* h = header_of(p, fn);
+  if (usable != nullptr) *usable = h->usable;
   const CachedRun run{h->base, h->nsegs, os::now_ms()};
+  const u32 sample = h->sample;
   __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&bytes_, h->usable, __ATOMIC_RELAXED);
   h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
@@ -185,7 +189,12 @@ void HugeHeap::free(void* p, const char* fn) {
     remember_released(p);
     pages_->free_segments(run.base, run.nsegs);
   }
+  return sample;
 }
+
+void HugeHeap::set_sample(void* p, u32 record) { header_of(p, "malloc")->sample = record; }
+
+u32 HugeHeap::sample_of(const void* p) const { return header_of(p, "realloc")->sample; }
 
 bool HugeHeap::recently_released(const void* p) const {
   const uptr a = reinterpret_cast<uptr>(p);

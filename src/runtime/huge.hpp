@@ -39,7 +39,14 @@ class HugeHeap {
   static usize usable_for(usize n, usize align);
 
   /// Frees huge block p; aborts naming fn when p is not the start of one.
-  void free(void* p, const char* fn);
+  /// Returns the profiler record p carried (set_sample), 0 for most blocks;
+  /// *usable (when non-null) gets p's usable bytes.
+  u32 free(void* p, const char* fn, usize* usable = nullptr);
+
+  /// Marks live huge block p as sampled by the heap profiler (record != 0).
+  void set_sample(void* p, u32 record);
+  /// The profiler record of live huge block p (0: not sampled).
+  u32 sample_of(const void* p) const;
 
   /// Writable bytes of huge block p (validated as in free).
   usize usable_size(const void* p, const char* fn) const;

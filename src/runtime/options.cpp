@@ -43,6 +43,9 @@ constexpr OptionSlot opt_size(const char* name, i64 min, i64 max, bool zero_ok, 
 constexpr OptionSlot opt_string(const char* name, usize max_len, usize offset) {
   return {{name, OptionType::String, 0, static_cast<i64>(max_len), false, nullptr}, offset};
 }
+constexpr OptionSlot opt_path(const char* name, usize max_len, usize offset) {
+  return {{name, OptionType::Path, 1, static_cast<i64>(max_len), false, nullptr}, offset};
+}
 constexpr OptionSlot opt_choice(const char* name, const char* const* choices, usize offset) {
   i64 n = 0;
   while (choices[n] != nullptr) ++n;
@@ -50,7 +53,7 @@ constexpr OptionSlot opt_choice(const char* name, const char* const* choices, us
 }
 
 // The one list of options. Int and Choice fields are i64, Size fields usize,
-// Bool bool, String char[max + 1].
+// Bool bool, String and Path char[max + 1].
 constexpr OptionSlot OPTIONS[] = {
     opt_int("purge_delay_ms", -1, I64_MAX, offsetof(Options, purge_delay_ms)),
     opt_bool("tcache", offsetof(Options, tcache_enabled)),
@@ -65,6 +68,14 @@ constexpr OptionSlot OPTIONS[] = {
     opt_bool("stats_print", offsetof(Options, stats_print)),
     opt_string("stats_print_opts", STATS_OPTS_MAX, offsetof(Options, stats_print_opts)),
     opt_bool("verbose", offsetof(Options, verbose)),
+    opt_bool("prof", offsetof(Options, prof)),
+    opt_bool("prof_active", offsetof(Options, prof_active)),
+    opt_int("lg_prof_sample", 0, PROF_LG_MAX, offsetof(Options, lg_prof_sample)),
+    opt_path("prof_prefix", PROF_PREFIX_MAX, offsetof(Options, prof_prefix)),
+    opt_bool("prof_final", offsetof(Options, prof_final)),
+    opt_int("lg_prof_interval", -1, PROF_LG_MAX, offsetof(Options, lg_prof_interval)),
+    opt_bool("prof_gdump", offsetof(Options, prof_gdump)),
+    opt_bool("prof_leak", offsetof(Options, prof_leak)),
 };
 constexpr usize NUM_OPTIONS = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
 
@@ -132,6 +143,9 @@ bool is_string_char(char c) {
     if (c == *p) return true;
   return false;
 }
+// A path: any printable character but the pair separator, blanks and the
+// two that JSON (the stats report) would have to escape.
+bool is_path_char(char c) { return c > ' ' && c <= '~' && c != ',' && c != '"' && c != '\\'; }
 
 // Stores value v into option i of o; false (o unchanged) when v does not parse
 // or lies outside the option's range.
@@ -161,10 +175,11 @@ bool set_option(Options& o, usize i, Span v) {
       }
       return false;
     }
-    case OptionType::String: {
-      if (v.n > static_cast<usize>(info.max)) return false;
+    case OptionType::String:
+    case OptionType::Path: {
+      if (v.n > static_cast<usize>(info.max) || v.n < static_cast<usize>(info.min)) return false;
       for (usize k = 0; k < v.n; ++k)
-        if (!is_string_char(v.p[k])) return false;
+        if (info.type == OptionType::Path ? !is_path_char(v.p[k]) : !is_string_char(v.p[k])) return false;
       char* s = field<char>(o, i);
       ::memcpy(s, v.p, v.n);
       s[v.n] = 0;
@@ -265,7 +280,8 @@ i64 option_int(const Options& opts, usize i) {
     case OptionType::Int:
     case OptionType::Choice: return *field<i64>(opts, i);
     case OptionType::Size: return static_cast<i64>(*field<usize>(opts, i));
-    case OptionType::String: break;
+    case OptionType::String:
+    case OptionType::Path: break;
   }
   return 0;
 }
@@ -273,7 +289,7 @@ i64 option_int(const Options& opts, usize i) {
 const char* option_string(const Options& opts, usize i) {
   const OptionInfo& info = OPTIONS[i].info;
   if (info.type == OptionType::Choice) return info.choices[*field<i64>(opts, i)];
-  return info.type == OptionType::String ? field<char>(opts, i) : "";
+  return info.type == OptionType::String || info.type == OptionType::Path ? field<char>(opts, i) : "";
 }
 
 usize format_option(const Options& opts, usize i, char* buf, usize cap) {
@@ -283,7 +299,8 @@ usize format_option(const Options& opts, usize i, char* buf, usize cap) {
   switch (OPTIONS[i].info.type) {
     case OptionType::Bool: s = v != 0 ? "true" : "false"; break;
     case OptionType::String:
-    case OptionType::Choice: s = option_string(opts, i); break;
+    case OptionType::Choice:
+    case OptionType::Path: s = option_string(opts, i); break;
     default: {
       usize n = 0;
       if (v < 0) tmp[n++] = '-';

@@ -30,6 +30,10 @@ inline constexpr usize OPTION_TEXT_MAX = CGROUP_DIR_MAX;
 /// a process needs a segment of the small heap, one of the medium heap and
 /// room for a huge block or a second arena before a limit can mean anything.
 inline constexpr usize MIN_MEM_LIMIT = usize{16} << 20;
+/// Longest prof_prefix (a path: the heap profiles are <prefix>.<pid>.<seq>.<kind>.heap).
+inline constexpr usize PROF_PREFIX_MAX = OPTION_TEXT_MAX;
+/// Largest lg_prof_sample / lg_prof_interval (jemalloc's bound: 2^62 bytes).
+inline constexpr i64 PROF_LG_MAX = 62;
 
 struct Options {
   i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
@@ -45,6 +49,15 @@ struct Options {
   bool verbose = false;                  ///< print the options in effect at start
   char stats_print_opts[STATS_OPTS_MAX + 1] = {};  ///< opts for the exit report (strata_stats_print letters)
   char cgroup_dir[CGROUP_DIR_MAX + 1] = {};        ///< the cgroup directory to read ("": find the process's own)
+  // Heap profiling (runtime/prof.hpp; jemalloc's names and defaults, prefix "strata").
+  bool prof = false;            ///< sample allocations and keep their stacks
+  bool prof_active = true;      ///< sampling on at start (prof.active toggles it)
+  bool prof_final = false;      ///< dump <prefix>.<pid>.<seq>.f.heap at exit
+  bool prof_gdump = false;      ///< dump (u) whenever mapped memory reaches a new high
+  bool prof_leak = false;       ///< print a leak summary on stderr at exit
+  i64 lg_prof_sample = 19;      ///< mean bytes between samples: 2^lg_prof_sample
+  i64 lg_prof_interval = -1;    ///< dump (i) every 2^N bytes allocated; -1 never
+  char prof_prefix[PROF_PREFIX_MAX + 1] = "strata";  ///< path prefix of the dump files
 };
 
 /// How an option's value parses, prints and reads through mallctl.
@@ -54,6 +67,7 @@ enum class OptionType : u8 {
   Size,    ///< unsigned byte count with K/M/G suffixes; mallctl type size_t
   String,  ///< string of letters, digits and / . _ - + ~ @ = (at most `max` bytes); mallctl type const char*
   Choice,  ///< one of the names in `choices` (stored as its index, an i64); mallctl type const char*
+  Path,    ///< a file path prefix (printable, no ',' or blank); mallctl type const char*
 };
 
 /// One entry of the option table.
@@ -81,7 +95,7 @@ usize find_option(const char* name, usize n);
 /// Value of option i in opts as an integer (Bool as 0/1; String: 0).
 i64 option_int(const Options& opts, usize i);
 
-/// Value of String or Choice option i in opts (empty for other types).
+/// Value of String, Path or Choice option i in opts (empty for other types).
 const char* option_string(const Options& opts, usize i);
 
 /// Writes option i's value in opts as text (true/false, decimal, or the

@@ -62,6 +62,7 @@ void fork_child() {
 }
 
 void at_exit_stats() { print_stats_to_stderr(); }
+void at_exit_prof() { g_runtime.prof.at_exit(); }
 }  // namespace
 
 void Runtime::lock_all() {
@@ -96,6 +97,7 @@ void Runtime::initialise() {
     small.configure(os::cpu_count());
     load_options(options);
     limits.configure(options);
+    prof.configure(options);
     purge.start();
     __atomic_store_n(&init_state_, 2u, __ATOMIC_RELEASE);
   }
@@ -119,6 +121,7 @@ void Runtime::post_init() {
   ThreadCache::register_exit_key();
   os::at_fork(fork_prepare, fork_parent, fork_child);
   if (options.stats_print) os::at_exit(at_exit_stats);
+  if (prof.enabled() && (options.prof_final || options.prof_leak)) os::at_exit(at_exit_prof);
   t_runtime.in_post_init = false;
   __atomic_store_n(&post_init_done_, 2u, __ATOMIC_RELEASE);
 }
@@ -141,26 +144,27 @@ Snapshot Runtime::snapshot() {
   // Census of the segments inside the reservation, by kind, with their
   // resident pages (segments mapped outside it, when it was full or refused,
   // count in `mapped`, not in `resident`). Lock-free: the segment map.
-  usize kind_bytes[4] = {};
+  usize kind_bytes[5] = {};
   const uptr base = pages.reserve_base();
   const usize nsegs = pages.reserved_bytes() / SEGMENT_SIZE;
   for (usize i = 0; i < nsegs; ++i) {
     const void* seg = reinterpret_cast<const void*>(base + i * SEGMENT_SIZE);
     const auto kind = static_cast<usize>(segment_kind(seg));
-    if (kind == 0 || kind >= 4) continue;
+    if (kind == 0 || kind >= 5) continue;
     kind_bytes[kind] += SEGMENT_SIZE;
     s.resident += os::resident_bytes(seg, SEGMENT_SIZE);
   }
   s.small.segments = kind_bytes[static_cast<usize>(SegmentKind::Small)];
   s.medium.segments = kind_bytes[static_cast<usize>(SegmentKind::Medium)];
   s.huge_segments = kind_bytes[static_cast<usize>(SegmentKind::Huge)];
+  s.sampled.segments = kind_bytes[static_cast<usize>(SegmentKind::Sampled)];
   s.mapped = pages.mapped_bytes();
   s.reserved = pages.reserved_bytes();
-  s.allocated = s.small.used + s.medium.used + s.huge_bytes;
-  s.active = sub_or_zero(s.small.managed, s.small_free_runs) + s.medium.used + s.huge_bytes;
+  s.allocated = s.small.used + s.medium.used + s.huge_bytes + s.sampled.used;
+  s.active = sub_or_zero(s.small.managed, s.small_free_runs) + s.medium.used + s.huge_bytes + s.sampled.used;
   s.metadata = sub_or_zero(s.small.segments, s.small.managed) + sub_or_zero(s.medium.segments, s.medium.managed) +
-               s.huge_count * os::page_size();
-  s.retained = sub_or_zero(s.reserved, s.small.segments + s.medium.segments + s.huge_segments);
+               sub_or_zero(s.sampled.segments, s.sampled.managed) + s.huge_count * os::page_size();
+  s.retained = sub_or_zero(s.reserved, s.small.segments + s.medium.segments + s.huge_segments + s.sampled.segments);
   limits.collect(s);
   return s;
 }

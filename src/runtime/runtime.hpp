@@ -30,6 +30,7 @@
 #include "runtime/huge.hpp"
 #include "runtime/limits.hpp"
 #include "runtime/options.hpp"
+#include "runtime/prof.hpp"
 #include "runtime/purge.hpp"
 #include "runtime/stats.hpp"
 
@@ -57,7 +58,7 @@ extern constinit thread_local RuntimeThreadState t_runtime;
 
 class Runtime {
  public:
-  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), limits(&pages) {}
+  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), limits(&pages), prof(&pages, &huge) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
@@ -66,6 +67,7 @@ class Runtime {
   SmallArenas small;
   MediumHeap medium;
   HugeHeap huge;
+  Profiler prof;  ///< the heap profiler: sampled blocks, their stacks, dumps (prof.hpp)
   Options options;
   PurgePolicy purge;
   MemoryLimits limits;  ///< hard and soft limits, cgroup, THP mode (limits.hpp)
@@ -78,12 +80,14 @@ class Runtime {
   }
 
   /// Calls f on each heap component, in lock order (small arenas, medium,
-  /// huge; the page source, which they call into, comes after all of them).
+  /// huge, the profiler's sampled heap and tables; the page source, which
+  /// they call into, comes after all of them).
   template <class F>
   void for_each_heap(F f) {
     f(small);
     f(medium);
     f(huge);
+    f(prof);
   }
 
   /// Gives memory back to the OS from every heap (central.hpp's Release;

@@ -57,6 +57,7 @@ struct Snapshot {
   usize huge_segments;      ///< bytes of huge segments (live blocks and cached runs)
   usize huge_cached;        ///< bytes of freed runs kept committed for reuse
   LimitFigures limits;      ///< memory limits (MemoryLimits::collect)
+  EngineFigures sampled;    ///< the heap profiler's Tlsf of sampled blocks (runtime/prof.hpp)
 };
 
 /// One row per small size class.

@@ -70,7 +70,7 @@ void emit_general(Emitter& e) {
     char value[OPTION_TEXT_MAX + 1];
     format_option(g_runtime.options, i, value, sizeof value);
     const OptionType t = option_info(i).type;
-    e.kv_raw(option_info(i).name, label, value, t == OptionType::String || t == OptionType::Choice);
+    e.kv_raw(option_info(i).name, label, value, t == OptionType::String || t == OptionType::Choice || t == OptionType::Path);
   }
   e.end();
 }

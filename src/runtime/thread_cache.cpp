@@ -104,6 +104,7 @@ void ThreadCache::flush_bin(u32 code, u32 keep) {
     // another thread's refill may take whole (the transfer cache).
     *static_cast<void**>(batch[n - 1]) = nullptr;
     g_runtime.small.dealloc_chain(class_of_code(code), SmallHeap::Chain{batch[0], n}, batch, "free");
+    t_prof.deallocated += n * small_class_size(class_of_code(code));  // thread.deallocated (prof.hpp)
   }
 }
 
@@ -114,6 +115,7 @@ void* ThreadCache::refill(u32 code) {
     if (state_ != State::Live || limits_[code] == 0) {
       void* one = nullptr;
       if (g_runtime.small.alloc_batch(arena_, class_of_code(code), &one, 1) == 0) return nullptr;
+      t_prof.allocated += small_class_size(class_of_code(code));  // thread.allocated (prof.hpp)
       static_cast<u64*>(one)[1] = 0;
       return one;
     }
@@ -142,6 +144,7 @@ void* ThreadCache::refill(u32 code) {
   void* batch[MAX_BATCH];
   const usize n = g_runtime.small.alloc_batch(arena_, class_of_code(code), batch, want);
   if (n == 0) return nullptr;
+  t_prof.allocated += n * small_class_size(class_of_code(code));  // thread.allocated (prof.hpp)
   // Every block in a bin is free and carries its tag, fresh ones included.
   void* head = open(code);
   for (usize i = n; i-- > 1;) {

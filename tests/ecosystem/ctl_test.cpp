@@ -41,7 +41,7 @@ TEST(Ctl, VersionMatchesTheHeader) {
 TEST(Ctl, UnknownNamesAreEnoent) {
   for (const char* name : {"bogus", "stats.bogus", "stats", "opt.bogus", "arena.999.purge", "arena.x.purge",
                            "arena.0", "arenas.bin.999.size", "stats.allocated.x", "", ".", "stats..allocated",
-                           "background_thread", "thread.allocated"})
+                           "background_thread", "thread.bogus", "prof.bogus", "prof.active.x"})
     EXPECT_EQ(strata_ctl(name, nullptr, nullptr, nullptr, 0), ENOENT) << '"' << name << '"';
 }
 
@@ -106,7 +106,7 @@ TEST(Ctl, OptionsReadBack) {
 TEST(Ctl, ConfigAndArenas) {
   bool b = true;
   ASSERT_EQ(get("config.prof", b), 0);
-  EXPECT_FALSE(b);
+  EXPECT_TRUE(b);  // built with the profiler (opt.prof turns it on)
   ASSERT_EQ(get("config.stats", b), 0);
   EXPECT_TRUE(b);
   ASSERT_EQ(get("config.debug", b), 0);
@@ -260,3 +260,76 @@ TEST(Ctl, SoftLimitGivesMemoryBack) {
   EXPECT_LE(stat("stats.mapped"), 16 * MiB);  // back under the limit
 }
 }  // namespace
+
+// Heap profiling is off by default (opt.prof false): the prof.* controls
+// answer as jemalloc's do then, and never crash.
+TEST(Ctl, ProfilingOffAnswersEnoent) {
+  bool on = true;
+  ASSERT_EQ(get("opt.prof", on), 0);
+  ASSERT_FALSE(on) << "this test runs without STRATA_CONF=prof:true";
+  bool active = true;
+  ASSERT_EQ(get("prof.active", active), 0);
+  EXPECT_FALSE(active);
+  bool t = true;
+  EXPECT_EQ(strata_ctl("prof.active", nullptr, nullptr, &t, sizeof t), ENOENT);
+  EXPECT_EQ(strata_ctl("prof.gdump", nullptr, nullptr, &t, sizeof t), ENOENT);
+  const char* path = "/tmp/strata-ctl-test-never.heap";
+  EXPECT_EQ(strata_ctl("prof.dump", nullptr, nullptr, &path, sizeof path), ENOENT);
+  EXPECT_EQ(strata_ctl("prof.dump", nullptr, nullptr, nullptr, 0), ENOENT);
+  EXPECT_EQ(strata_ctl("prof.dump_peak", nullptr, nullptr, nullptr, 0), ENOENT);
+  size_t lg = 10;
+  EXPECT_EQ(strata_ctl("prof.reset", nullptr, nullptr, &lg, sizeof lg), ENOENT);
+  size_t cur = 0;
+  ASSERT_EQ(get("prof.lg_sample", cur), 0);
+  EXPECT_EQ(cur, 19u);  // jemalloc's default
+  uint64_t interval = 1;
+  ASSERT_EQ(get("prof.interval", interval), 0);
+  EXPECT_EQ(interval, 0u);
+  ssize_t lgs = 0;
+  ASSERT_EQ(get("opt.lg_prof_sample", lgs), 0);
+  EXPECT_EQ(lgs, 19);
+  const char* prefix = nullptr;
+  ASSERT_EQ(get("opt.prof_prefix", prefix), 0);
+  EXPECT_STREQ(prefix, "strata");
+  EXPECT_EQ(strata_ctl("prof.lg_sample", nullptr, nullptr, &lg, sizeof lg), EPERM);
+}
+
+// thread.allocated / deallocated: usable bytes the thread took from and gave
+// back to the central heaps (small blocks a cache batch at a time, larger
+// ones at each call); the p variants point at the same live counters.
+TEST(Ctl, ThreadCounters) {
+  uint64_t* ap = nullptr;
+  uint64_t* dp = nullptr;
+  ASSERT_EQ(get("thread.allocatedp", ap), 0);
+  ASSERT_EQ(get("thread.deallocatedp", dp), 0);
+  ASSERT_NE(ap, nullptr);
+  ASSERT_NE(dp, nullptr);
+  uint64_t a0 = 0, d0 = 0;
+  ASSERT_EQ(get("thread.allocated", a0), 0);
+  ASSERT_EQ(get("thread.deallocated", d0), 0);
+  EXPECT_EQ(a0, *ap);
+  EXPECT_EQ(d0, *dp);
+  // Medium and huge blocks count at each call, at their usable size.
+  void* m = strata_malloc(200000);
+  void* h = strata_malloc(3 << 20);
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(h, nullptr);
+  const uint64_t large = strata_malloc_usable_size(m) + strata_malloc_usable_size(h);
+  EXPECT_EQ(*ap - a0, large);
+  strata_free(m);
+  strata_free(h);
+  EXPECT_EQ(*dp - d0, large);
+  // Small blocks count as the cache refills and flushes.
+  const uint64_t a1 = *ap, d1 = *dp;
+  constexpr int N = 20000;
+  static void* blocks[N];
+  for (auto& b : blocks) b = strata_malloc(64);
+  const uint64_t got = *ap - a1;
+  EXPECT_GE(got + 256 * 64, uint64_t{N} * 64);  // at most a bin's worth was cached before
+  EXPECT_LE(got, uint64_t{N} * 64 + 256 * 64);
+  for (auto& b : blocks) strata_free(b);
+  ASSERT_EQ(strata_ctl("thread.tcache.flush", nullptr, nullptr, nullptr, 0), 0);
+  EXPECT_GE(*dp - d1, uint64_t{N} * 64);
+  uint64_t v = 0;
+  EXPECT_EQ(strata_ctl("thread.allocated", nullptr, nullptr, &v, sizeof v), EPERM);
+}

@@ -56,4 +56,7 @@ echo "$err" | grep -q "invalid conf pair: bogus:1" || fail "bin/strata did not p
 echo "$err" | grep -q "___ Begin strata statistics ___" || fail "--stats printed no statistics"
 "$prefix/bin/strata" --json /bin/true 2>&1 >/dev/null | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)["strata"]["stats"]' ||
   fail "--json output is not JSON"
+"$prefix/bin/strata" --prof --prof-prefix "$work/wrapped" /bin/true || fail "strata --prof /bin/true"
+ls "$work"/wrapped.*.0.f.heap >/dev/null 2>&1 || fail "strata --prof wrote no <prefix>.<pid>.0.f.heap"
+head -n 1 "$work"/wrapped.*.0.f.heap | grep -q '^heap profile: .* @ heap_v2/524288$' || fail "strata --prof: not a heap profile"
 echo "install test: ok"

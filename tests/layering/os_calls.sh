@@ -16,7 +16,8 @@ sigaction signal sigprocmask pthread_sigmask sigfillset raise kill
 pthread_create pthread_key_create pthread_setspecific pthread_atfork pthread_attr_init
 clock_gettime gettimeofday time nanosleep usleep sleep sched_yield sched_getaffinity
 getauxval getrandom getenv secure_getenv syscall getrlimit setrlimit prctl
-atexit abort exit _exit'
+atexit abort exit _exit
+getpid _Unwind_Backtrace dl_iterate_phdr dladdr dlopen dlsym'
 
 undefined() {  # undefined symbols of the objects in $1, one a line, without @version
   find "$1" -name '*.o' | sort | while read -r o; do
@@ -39,7 +40,7 @@ done
 
 # Control: the platform layer does make these calls.
 plat=$(undefined "$platform" | awk '{print $2}' | sort -u)
-for need in mmap munmap madvise clock_gettime pthread_create; do
+for need in mmap munmap madvise clock_gettime pthread_create getpid _Unwind_Backtrace; do
   echo "$plat" | grep -qx "$need" || { echo "FAIL: control: src/platform objects do not reference $need" >&2; fail=1; }
 done
 [ "$fail" = 0 ] || exit 1
