@@ -262,11 +262,6 @@ isize read_some(int fd, void* buf, usize n) {
   return r;
 }
 
-void close_fd(int fd) {
-  const int saved = errno;
-  ::close(fd);
-  errno = saved;
-}
 
 u32 process_id() { return static_cast<u32>(::getpid()); }
 

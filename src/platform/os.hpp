@@ -132,9 +132,6 @@ bool write_all(int fd, const void* buf, usize n);
 /// end, -1 on an error. errno untouched.
 isize read_some(int fd, void* buf, usize n);
 
-/// Closes fd (ignoring errors; errno untouched).
-void close_fd(int fd);
-
 /// This process's id (getpid: a system call, so the child of a fork sees its own).
 u32 process_id();
 

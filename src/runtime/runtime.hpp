@@ -58,7 +58,7 @@ extern constinit thread_local RuntimeThreadState t_runtime;
 
 class Runtime {
  public:
-  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), limits(&pages), prof(&pages, &huge) {}
+  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), prof(&pages, &huge), limits(&pages) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
