@@ -234,8 +234,18 @@ void* prof_countdown(usize n, usize align) {
   ensure_initialised();
   Profiler& pr = g_runtime.prof;
   if (!pr.enabled()) {
-    reset_countdown(t, OFF_DISTANCE);
-    return nullptr;
+    GuardedPool& gp = g_runtime.guarded;
+    if (!gp.enabled()) {
+      reset_countdown(t, OFF_DISTANCE);
+      return nullptr;
+    }
+    // Guarded sampling owns the countdown (guarded.hpp).
+    reset_countdown(t, gp.next_distance(t.rng));
+    if (t.busy != 0) return nullptr;
+    t.busy = 1;
+    void* p = gp.alloc(n, align);
+    t.busy = 0;
+    return p;
   }
   if (t.busy != 0) return nullptr;  // inside the profiler: never sampled (the count stays due)
   if (t.armed == 0) {  // the thread's first countdown: draw its first distance
