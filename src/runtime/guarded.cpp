@@ -329,12 +329,9 @@ void GuardedPool::on_fault(int sig, void* info, void* context) {
   os::chain_fault(sig, info, context, g.old_action_);  // not strata's: the program's own handler, or the default
 }
 
-void GuardedPool::collect(Snapshot& s) {
+GuardedFigures GuardedPool::figures() {
   LockGuard g(lock_);
-  s.guarded.samples = samples_;
-  s.guarded.slots = rate_ != 0 ? nslots_ : 0;
-  s.guarded.in_use = in_use_;
-  s.guarded.faults = __atomic_load_n(&faults_, __ATOMIC_RELAXED);
+  return {samples_, rate_ != 0 ? nslots_ : 0, in_use_, __atomic_load_n(&faults_, __ATOMIC_RELAXED)};
 }
 
 }  // namespace strata::rt

@@ -82,7 +82,9 @@ class GuardedPool {
 
   /// Runtime component operations (runtime.hpp).
   usize release(Release, u64) { return 0; }
-  void collect(Snapshot& s);
+  void collect(Snapshot& s) { s.guarded = figures(); }
+  /// The counters (mallctl guarded.*, the stats report).
+  GuardedFigures figures();
   void lock() { lock_.lock(); }
   void unlock() { lock_.unlock(); }
   void reset_lock_in_child() { lock_.reset(); }

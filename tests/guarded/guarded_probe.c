@@ -56,11 +56,36 @@ static int chain(void) {
   return own_faults == 100 ? 0 : 1;
 }
 
+// mallctl's guarded.* counters (libstrata's export; weak: the probe also runs without it).
+extern int mallctl(const char*, void*, size_t*, void*, size_t) __attribute__((weak));
+static unsigned long long guarded_stat(const char* name) {
+  unsigned long long v = 0;
+  size_t len = sizeof v;
+  if (mallctl == NULL || mallctl(name, &v, &len, NULL, 0) != 0) return ~0ull;
+  return v;
+}
+
+static int stats(void) {
+  const unsigned long long s0 = guarded_stat("guarded.samples"), u0 = guarded_stat("guarded.in_use");
+  char* p[10];
+  for (int i = 0; i < 10; ++i) p[i] = probe_allocate(100);
+  const unsigned long long s1 = guarded_stat("guarded.samples"), u1 = guarded_stat("guarded.in_use");
+  for (int i = 0; i < 10; ++i) probe_release(p[i]);
+  const unsigned long long u2 = guarded_stat("guarded.in_use");
+  printf("samples %llu -> %llu, in use %llu -> %llu -> %llu, slots %llu, faults %llu\n", s0, s1, u0, u1, u2,
+         guarded_stat("guarded.slots"), guarded_stat("guarded.faults"));
+  return s1 - s0 >= 10 && u1 - u0 >= 10 && u1 - u2 >= 10 && guarded_stat("guarded.slots") == 256 &&
+                 guarded_stat("guarded.faults") == 0
+             ? 0
+             : 1;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const char* m = argv[1];
   setvbuf(stdout, NULL, _IONBF, 0);
   if (strcmp(m, "chain") == 0) return chain();
+  if (strcmp(m, "stats") == 0) return stats();
   char* p = probe_allocate(37);
   if (strcmp(m, "overflow1") == 0) {
     probe_write(p, 48);  // past the 16-byte-rounded end: the guard page
