@@ -59,6 +59,8 @@ class GuardedPool {
   /// the SIGSEGV handler; warns and stays off when it cannot.
   void configure(const Options& o, bool profiling);
   bool enabled() const { return rate_ != 0; }
+  /// guarded_sample_rate:1 (every allocation the pool can take).
+  bool every_allocation() const { return rate_ == 1; }
   /// Countdown distance of the next sample (random; 0 at rate 1).
   i64 next_distance(u64& rng) const;
 

@@ -239,8 +239,14 @@ void* prof_countdown(usize n, usize align) {
       reset_countdown(t, OFF_DISTANCE);
       return nullptr;
     }
-    // Guarded sampling owns the countdown (guarded.hpp).
+    // Guarded sampling owns the countdown (guarded.hpp). A thread's first
+    // countdown only draws its distance (a short-lived thread's one
+    // allocation is not a sample: no mprotect per thread).
     reset_countdown(t, gp.next_distance(t.rng));
+    if (t.armed == 0 && !gp.every_allocation()) {
+      t.armed = 1;
+      return nullptr;
+    }
     if (t.busy != 0) return nullptr;
     t.busy = 1;
     void* p = gp.alloc(n, align);
