@@ -422,7 +422,10 @@ const char* symbol_of(const void* addr, uptr& offset, const char*& object) {
   object = nullptr;
   if (::dladdr(addr, &info) == 0) return nullptr;
   object = info.dli_fname;
-  if (info.dli_sname == nullptr) return nullptr;
+  if (info.dli_sname == nullptr) {  // no symbol: the offset in the object (for addr2line)
+    offset = reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(info.dli_fbase);
+    return nullptr;
+  }
   offset = reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(info.dli_saddr);
   return info.dli_sname;
 }

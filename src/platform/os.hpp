@@ -197,7 +197,9 @@ bool code_range_of(const void* addr, uptr& lo, uptr& hi);
 
 /// Name of the dynamic symbol nearest below addr and of the object holding it
 /// (dladdr); null name when none is known (a static function of a program not
-/// linked with -rdynamic). *offset = addr - symbol. Never allocates.
+/// linked with -rdynamic). *offset = addr - symbol, or addr - the object's
+/// load address when no symbol is known (what addr2line -e object takes).
+/// Never allocates.
 const char* symbol_of(const void* addr, uptr& offset, const char*& object);
 
 }  // namespace strata::os

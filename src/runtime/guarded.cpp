@@ -4,6 +4,7 @@
 #include "platform/layout.hpp"
 #include "platform/report.hpp"
 #include "platform/segment_map.hpp"
+#include "runtime/alloc.hpp"
 #include "runtime/prof.hpp"
 #include "runtime/runtime.hpp"
 
@@ -11,31 +12,6 @@ namespace strata::rt {
 
 namespace {
 constexpr u8 PAD = 0xac;  // the pattern after a block, up to its slot's end
-constexpr i64 MAX_DISTANCE = i64{1} << 62;
-
-u64 next_random(u64& s) {
-  if (s == 0) s = os::random_u64() | 1;
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return s;
-}
-
-// -ln(u) for u in (0, 1], without libm (as the profiler's draw).
-double neg_ln(double u) {
-  int e = 0;
-  while (u < 0.5) {
-    u *= 2;
-    ++e;
-  }
-  const double y = (u - 1) / (u + 1), y2 = y * y;  // ln u = 2 atanh((u-1)/(u+1))
-  double term = y, sum = 0;
-  for (int k = 1; k < 40; k += 2) {
-    sum += term / k;
-    term *= y2;
-  }
-  return e * 0.6931471805599453 - 2 * sum;
-}
 
 /// A report line built in a fixed buffer and written with one write(2).
 struct Line {
@@ -75,6 +51,10 @@ void print_stack(void* const* frames, usize depth, const void* exact = nullptr) 
     if (obj != nullptr) {
       l.put(" (");
       l.put(obj);
+      if (name == nullptr) {  // addr2line -e <object> <offset>
+        l.put("+");
+        l.hex(off + back);
+      }
       l.put(")");
     }
     l.flush();
@@ -117,11 +97,9 @@ void GuardedPool::configure(const Options& o, bool profiling) {
   rate_ = static_cast<u64>(o.guarded_sample_rate);
 }
 
-i64 GuardedPool::next_distance(u64& rng) const {
+i64 GuardedPool::next_distance(ProfThread& t) const {
   if (rate_ <= 1) return 0;
-  const double u = static_cast<double>((next_random(rng) >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
-  const double d = neg_ln(u) * static_cast<double>(rate_ - 1) * static_cast<double>(GUARDED_MEAN_BYTES);
-  return d >= static_cast<double>(MAX_DISTANCE) ? MAX_DISTANCE : static_cast<i64>(d);
+  return random_distance(t, static_cast<double>(rate_ - 1) * static_cast<double>(GUARDED_MEAN_BYTES));
 }
 
 usize GuardedPool::capture(void** out) const {
@@ -131,7 +109,8 @@ usize GuardedPool::capture(void** out) const {
 
 void* GuardedPool::alloc(usize n, usize align) {
   if (align < MIN_ALIGN) align = MIN_ALIGN;
-  if (n > page_ || align > page_ || __atomic_load_n(&fifo_count_, __ATOMIC_RELAXED) == 0) return nullptr;
+  const usize cls = usable_size_for(n, align);  // nallocx's answer: malloc_usable_size promises as much
+  if (cls == 0 || cls > page_ || align > page_ || __atomic_load_n(&fifo_count_, __ATOMIC_RELAXED) == 0) return nullptr;
   if (__atomic_load_n(&skip_hi_, __ATOMIC_ACQUIRE) == 0) {  // strata's own frames (as the profiler's)
     uptr lo = 0, hi = 0;
     if (os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), lo, hi)) {
@@ -160,10 +139,13 @@ void* GuardedPool::alloc(usize n, usize align) {
     --in_use_;
     return nullptr;
   }
-  char* user = left ? page : page + ((page_ - n) & ~(align - 1));
+  char* user = left ? page : page + ((page_ - cls) & ~(align - 1));
   for (char* q = user + n; q < page + page_; ++q) *q = static_cast<char>(PAD);
   Slot& s = slots_[i];
   s.size = static_cast<u32>(n);
+  s.usable = static_cast<u32>(left ? cls : page + page_ - user);
+  s.queried = false;
+  __atomic_add_fetch(&live_bytes_, s.usable, __ATOMIC_RELAXED);
   s.left = left;
   s.alloc_tid = os::thread_id();
   s.alloc_depth = static_cast<u8>(depth);
@@ -197,9 +179,11 @@ void GuardedPool::free(void* p, const char* fn) {
     }
     s.state = State::Freed;
     --in_use_;
+    live_bytes_ -= s.usable;
   }
   const char* end = slot_page(i) + page_;
-  for (const char* q = reinterpret_cast<const char*>(s.user) + s.size; q < end; ++q) {
+  const char* from = reinterpret_cast<const char*>(s.user) + (s.queried ? s.usable : s.size);
+  for (const char* q = from; q < end; ++q) {
     if (static_cast<u8>(*q) != PAD) fatal(Kind::Overflow, i, q, fn);
   }
   s.free_tid = os::thread_id();
@@ -219,7 +203,8 @@ usize GuardedPool::usable_size(const void* p, const char* fn) {
   const Slot& s = slots_[i];
   if (s.user != reinterpret_cast<uptr>(p)) fatal(Kind::InvalidFree, i, p, fn);
   if (s.state != State::Live) fatal(Kind::UseAfterFree, i, p, fn);
-  return s.size;
+  slots_[i].queried = true;  // the program may use every usable byte now
+  return s.usable;
 }
 
 void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char* fn, const void* fault_pc) {
@@ -331,7 +316,9 @@ void GuardedPool::on_fault(int sig, void* info, void* context) {
 
 GuardedFigures GuardedPool::figures() {
   LockGuard g(lock_);
-  return {samples_, rate_ != 0 ? nslots_ : 0, in_use_, __atomic_load_n(&faults_, __ATOMIC_RELAXED)};
+  const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
+  return {samples_, rate_ != 0 ? nslots_ : 0, in_use_, __atomic_load_n(&faults_, __ATOMIC_RELAXED), live_bytes_,
+          rate_ != 0 ? bytes_ + table : 0};
 }
 
 }  // namespace strata::rt

@@ -8,10 +8,12 @@
 // small-segment test fails and deallocate_slow routes by kind):
 //     [guard][slot 0][guard][slot 1][guard] ... [slot n-1][guard] (rest: inaccessible)
 // each slot one page. A slot that holds no live block is inaccessible too.
-// A block of n <= one page is right-aligned to the guard after its slot (at
-// malloc's 16 bytes, or the requested alignment), so a one-byte overflow
-// faults; the bytes between its end and the page's end carry a pattern that
-// free checks (an overflow into the alignment padding is reported too).
+// A block of n bytes whose size class (usable_size_for: what nallocx and
+// malloc_usable_size promise) fits a page is right-aligned to the guard after
+// its slot: the class's bytes end at the guard, so a write past them faults;
+// the bytes between the block's end and the guard carry a pattern that free
+// checks (an overflow into the class's rounding is reported too, unless the
+// program asked malloc_usable_size, which makes them its own).
 // One sample in LEFT_EVERY is left-aligned (at the slot's start): an
 // underflow faults then.
 //
@@ -45,6 +47,8 @@
 
 namespace strata::rt {
 
+struct ProfThread;
+
 /// Mean bytes between guarded samples per unit of guarded_sample_rate.
 inline constexpr i64 GUARDED_MEAN_BYTES = 64;
 
@@ -62,7 +66,7 @@ class GuardedPool {
   /// guarded_sample_rate:1 (every allocation the pool can take).
   bool every_allocation() const { return rate_ == 1; }
   /// Countdown distance of the next sample (random; 0 at rate 1).
-  i64 next_distance(u64& rng) const;
+  i64 next_distance(ProfThread& t) const;
 
   /// A guarded block of n bytes aligned to align; null when it does not fit
   /// a slot or no slot is free (the caller allocates normally).
@@ -97,7 +101,9 @@ class GuardedPool {
   enum class State : u8 { Never = 0, Live = 1, Freed = 2 };
   struct Slot {
     uptr user;  ///< the block's address (0: never used)
-    u32 size;
+    u32 size;    ///< bytes asked for
+    u32 usable;  ///< malloc_usable_size's answer: at least nallocx's (the size class's)
+    bool queried;  ///< malloc_usable_size was asked: the bytes up to `usable` are the program's
     State state;
     bool left;  ///< left-aligned
     u8 alloc_depth, free_depth;
@@ -123,6 +129,7 @@ class GuardedPool {
   u32 fifo_head_ = 0, fifo_count_ = 0;
   u64 samples_ = 0, faults_ = 0;
   u32 in_use_ = 0;
+  u64 live_bytes_ = 0;  ///< usable bytes of the live blocks (atomic)
   u32 in_handler_ = 0;  ///< a report is being written (atomic)
   uptr skip_lo_ = 0, skip_hi_ = 0;  ///< strata's own code (left out of stacks)
   os::SavedAction old_action_{};

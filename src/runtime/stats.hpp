@@ -48,6 +48,8 @@ struct GuardedFigures {
   u64 slots;         ///< slots in the pool (0: guarded sampling off)
   u64 in_use;        ///< slots holding a live block now
   u64 faults;        ///< errors reported (faults, double and invalid frees, overwritten padding)
+  u64 live_bytes;    ///< usable bytes of the live guarded blocks (in stats.allocated)
+  u64 mapped;        ///< bytes of the pool's mappings (not in stats.mapped: outside the page source)
 };
 
 /// A consistent-enough snapshot: each heap is read under its own lock in turn.
