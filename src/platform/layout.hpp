@@ -31,6 +31,7 @@ enum class SegmentKind : u8 {
   Medium = 2,  ///< a pool of the TLSF engine
   Huge = 3,    ///< part of a huge block (header in the page before the block)
   Sampled = 4, ///< a pool of the profiler's TLSF: blocks the heap profiler sampled (runtime/prof.hpp)
+  Guarded = 5, ///< the guarded pool: sampled blocks between inaccessible pages (runtime/guarded.hpp)
 };
 
 /// The page source's window of address space holds at most this many

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <unwind.h>
 
@@ -242,6 +243,59 @@ bool write_all(int fd, const void* buf, usize n) {
   return ok;
 }
 
+
+bool protect(void* p, usize bytes, bool accessible) {
+  const int saved = errno;
+  const int r = ::mprotect(p, bytes, accessible ? PROT_READ | PROT_WRITE : PROT_NONE);
+  errno = saved;
+  return r == 0;
+}
+
+u32 thread_id() { return static_cast<u32>(::syscall(SYS_gettid)); }
+
+static_assert(sizeof(struct sigaction) <= sizeof(SavedAction::bytes));
+
+bool install_fault_handler(FaultHandler h, SavedAction* old) {
+  struct sigaction sa {};
+  sa.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(h);
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  const int saved = errno;
+  const int r = ::sigaction(SIGSEGV, &sa, reinterpret_cast<struct sigaction*>(old->bytes));
+  errno = saved;
+  return r == 0;
+}
+
+const void* fault_pc(const void* context) {
+  const auto* uc = static_cast<const ucontext_t*>(context);
+#if defined(__x86_64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return reinterpret_cast<const void*>(uc->uc_mcontext.pc);
+#else
+  (void)uc;
+  return nullptr;
+#endif
+}
+
+const void* fault_address(const void* info) { return static_cast<const siginfo_t*>(info)->si_addr; }
+
+void restore_fault_handler(const SavedAction& old) {
+  const int saved = errno;
+  ::sigaction(SIGSEGV, reinterpret_cast<const struct sigaction*>(old.bytes), nullptr);
+  errno = saved;
+}
+
+void chain_fault(int sig, void* info, void* context, const SavedAction& old) {
+  const auto* sa = reinterpret_cast<const struct sigaction*>(old.bytes);
+  if ((sa->sa_flags & SA_SIGINFO) != 0) {
+    if (sa->sa_sigaction != nullptr) return sa->sa_sigaction(sig, static_cast<siginfo_t*>(info), context);
+  } else if (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN) {
+    return sa->sa_handler(sig);
+  }
+  restore_fault_handler(old);  // default (or ignored, which the kernel overrides for a fault): re-executes and dies
+}
+
 u32 process_id() { return static_cast<u32>(::getpid()); }
 
 namespace {
@@ -353,7 +407,10 @@ const char* symbol_of(const void* addr, uptr& offset, const char*& object) {
   object = nullptr;
   if (::dladdr(addr, &info) == 0) return nullptr;
   object = info.dli_fname;
-  if (info.dli_sname == nullptr) return nullptr;
+  if (info.dli_sname == nullptr) {  // no symbol: the offset in the object (for addr2line)
+    offset = reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(info.dli_fbase);
+    return nullptr;
+  }
   offset = reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(info.dli_saddr);
   return info.dli_sname;
 }

@@ -127,6 +127,36 @@ bool write_all(int fd, const void* buf, usize n);
 
 /// (Reading and closing: open_read, read_fd and close_fd above.)
 
+/// Makes [p, p + bytes) (page-aligned) readable and writable, or inaccessible
+/// (mprotect); false when the kernel refuses. errno untouched.
+bool protect(void* p, usize bytes, bool accessible);
+
+/// The calling thread's kernel id (gettid).
+u32 thread_id();
+
+/// A saved signal disposition (struct sigaction, opaque to the callers).
+struct SavedAction {
+  alignas(16) unsigned char bytes[256];
+};
+/// A SIGSEGV handler of sigaction's SA_SIGINFO signature (info: siginfo_t*,
+/// context: ucontext_t*).
+using FaultHandler = void (*)(int sig, void* info, void* context);
+/// Installs h for SIGSEGV (SA_SIGINFO | SA_ONSTACK | SA_NODEFER off), keeping the
+/// previous disposition in *old; false when sigaction fails.
+bool install_fault_handler(FaultHandler h, SavedAction* old);
+/// The program counter of the faulting instruction (from the handler's
+/// context); null where unknown.
+const void* fault_pc(const void* context);
+/// The faulting address of a SIGSEGV's siginfo.
+const void* fault_address(const void* info);
+/// Hands a fault that is not strata's to the disposition saved in old: calls
+/// its handler (either signature), or, for SIG_DFL / SIG_IGN, reinstates it
+/// so that the faulting instruction, executed again on return, ends the
+/// process as it would have without strata.
+void chain_fault(int sig, void* info, void* context, const SavedAction& old);
+/// Reinstates the disposition saved in old (the fault re-raises on return).
+void restore_fault_handler(const SavedAction& old);
+
 /// This process's id (getpid: a system call, so the child of a fork sees its own).
 u32 process_id();
 
@@ -162,7 +192,9 @@ bool code_range_of(const void* addr, uptr& lo, uptr& hi);
 
 /// Name of the dynamic symbol nearest below addr and of the object holding it
 /// (dladdr); null name when none is known (a static function of a program not
-/// linked with -rdynamic). *offset = addr - symbol. Never allocates.
+/// linked with -rdynamic). *offset = addr - symbol, or addr - the object's
+/// load address when no symbol is known (what addr2line -e object takes).
+/// Never allocates.
 const char* symbol_of(const void* addr, uptr& offset, const char*& object);
 
 }  // namespace strata::os

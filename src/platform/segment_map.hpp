@@ -21,7 +21,7 @@ extern u8 g_segment_kind[SEGMENT_TABLE_SIZE] __attribute__((visibility("hidden")
 
 /// Tag of small-heap arena 0; arena a is SMALL_TAG + a.
 inline constexpr u8 SMALL_TAG = 8;
-static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Sampled) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
+static_assert(SMALL_TAG > static_cast<u8>(SegmentKind::Guarded) && SMALL_TAG + MAX_SMALL_ARENAS <= 256);
 
 /// The raw tag of the segment holding p (0 for any pointer strata never mapped).
 inline u8 segment_tag(const void* p) {

@@ -155,6 +155,9 @@ void deallocate_slow(void* p, const char* fn) {
     case SegmentKind::Sampled:
       g_runtime.prof.free_sampled(p, fn);
       break;
+    case SegmentKind::Guarded:
+      g_runtime.guarded.free(p, fn);
+      return;
     case SegmentKind::Small: {  // outside the window, or not a block start (misuse)
       const SmallLookup lk = small_lookup(p);
       if (!lk.block_start) small_misuse(fn, p);
@@ -183,6 +186,8 @@ usize usable_size(const void* p, const char* fn) {
       return g_runtime.huge.usable_size(p, fn);
     case SegmentKind::Sampled:
       return g_runtime.prof.usable_size(p, fn);
+    case SegmentKind::Guarded:
+      return g_runtime.guarded.usable_size(p, fn);
     case SegmentKind::None:
     default:
       foreign_pointer(fn, p);

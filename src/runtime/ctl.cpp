@@ -37,6 +37,9 @@
 //   prof.reset                 size_t       -w   forgets samples and counters; sets lg_sample (optional)
 //   prof.lg_sample             size_t       r-
 //   prof.interval              uint64_t     r-   bytes between interval dumps (0: none)
+//   guarded.{samples,slots,in_use,faults}  uint64_t  r-   guarded sampling (runtime/guarded.hpp):
+//                                                 blocks placed in a guarded slot, the pool's slots
+//                                                 (0: off), slots holding a live block, errors reported
 //   thread.{allocated,deallocated}    uint64_t   r-   this thread's bytes (runtime/prof.hpp)
 //   thread.{allocatedp,deallocatedp}  uint64_t*  r-   pointers to the same counters, kept current
 //   (prof.dump, dump_peak, reset with profiling off: ENOENT, as jemalloc;
@@ -377,6 +380,10 @@ int ctl_cgroup_max(const usize*, const CtlIo& io) { return read_only(io, static_
 int ctl_cgroup_high(const usize*, const CtlIo& io) {
   return read_only(io, static_cast<size_t>(limit_figures().cgroup_high));
 }
+template <u64 GuardedFigures::*F>
+int ctl_guarded(const usize*, const CtlIo& io) {
+  return read_only(io, static_cast<uint64_t>(g_runtime.guarded.figures().*F));
+}
 int ctl_hard_hits(const usize*, const CtlIo& io) { return read_only(io, static_cast<uint64_t>(limit_figures().hard_hits)); }
 int ctl_hard_failures(const usize*, const CtlIo& io) {
   return read_only(io, static_cast<uint64_t>(limit_figures().hard_failures));
@@ -454,11 +461,17 @@ constexpr CtlNode LIMIT[] = {
     CtlNode::leaf("soft_passes", ctl_soft_passes),
     CtlNode::leaf("soft_source", ctl_limit_source<false>),
 };
+constexpr CtlNode GUARDED[] = {
+    CtlNode::leaf("faults", ctl_guarded<&GuardedFigures::faults>),
+    CtlNode::leaf("in_use", ctl_guarded<&GuardedFigures::in_use>),
+    CtlNode::leaf("samples", ctl_guarded<&GuardedFigures::samples>),
+    CtlNode::leaf("slots", ctl_guarded<&GuardedFigures::slots>),
+};
 constexpr CtlNode THP[] = {CtlNode::leaf("anon_huge", ctl_thp_anon_huge), CtlNode::leaf("mode", ctl_thp_mode)};
 constexpr CtlNode ROOT_CHILDREN[] = {
     CtlNode::inner("arena", ARENA),   CtlNode::inner("arenas", ARENAS), CtlNode::inner("config", CONFIG),
-    CtlNode::leaf("epoch", ctl_epoch), CtlNode::inner("limit", LIMIT),   CtlNode::options("opt", OPT_LEAF),
-    CtlNode::inner("prof", PROF),      CtlNode::inner("stats", STATS),   CtlNode::inner("thp", THP),
+    CtlNode::leaf("epoch", ctl_epoch), CtlNode::inner("guarded", GUARDED), CtlNode::inner("limit", LIMIT),   CtlNode::options("opt", OPT_LEAF),
+    CtlNode::inner("prof", PROF),      CtlNode::inner("stats", STATS),    CtlNode::inner("thp", THP),
     CtlNode::inner("thread", THREAD),  CtlNode::leaf("version", ctl_version),
 };
 constexpr CtlNode ROOT = CtlNode::inner(nullptr, ROOT_CHILDREN);

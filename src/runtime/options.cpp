@@ -76,6 +76,8 @@ constexpr OptionSlot OPTIONS[] = {
     opt_int("lg_prof_interval", -1, PROF_LG_MAX, offsetof(Options, lg_prof_interval)),
     opt_bool("prof_gdump", offsetof(Options, prof_gdump)),
     opt_bool("prof_leak", offsetof(Options, prof_leak)),
+    opt_int("guarded_sample_rate", 0, i64{1} << 40, offsetof(Options, guarded_sample_rate)),
+    opt_int("guarded_slots", 1, i64{1} << 16, offsetof(Options, guarded_slots)),
 };
 constexpr usize NUM_OPTIONS = sizeof(OPTIONS) / sizeof(OPTIONS[0]);
 

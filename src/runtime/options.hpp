@@ -56,6 +56,9 @@ struct Options {
   bool prof_final = false;      ///< dump <prefix>.<pid>.<seq>.f.heap at exit
   bool prof_gdump = false;      ///< dump (u) whenever mapped memory reaches a new high
   bool prof_leak = false;       ///< print a leak summary on stderr at exit
+  // Guarded sampling (runtime/guarded.hpp).
+  i64 guarded_sample_rate = 1000000;  ///< one in N allocations (of ~64 bytes: a sample per ~64 MB) guarded; 0 off
+  i64 guarded_slots = 256;      ///< slots in the guarded pool (each a page and a guard page)
   i64 lg_prof_sample = 19;      ///< mean bytes between samples: 2^lg_prof_sample
   i64 lg_prof_interval = -1;    ///< dump (i) every 2^N bytes allocated; -1 never
   char prof_prefix[PROF_PREFIX_MAX + 1] = "strata";  ///< path prefix of the dump files

@@ -195,12 +195,16 @@ bool Profiler::reset(u32 lg) {
   return true;
 }
 
+i64 random_distance(ProfThread& t, double mean) {
+  const double u = static_cast<double>((next_random(t) >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
+  const double d = -ln_unit(u) * mean;
+  return d >= static_cast<double>(OFF_DISTANCE) ? OFF_DISTANCE : static_cast<i64>(d);
+}
+
 i64 Profiler::next_distance(ProfThread& t) const {
   const u32 lg = lg_sample();
   if (lg == 0) return 0;  // R = 1: every allocation is sampled
-  const double u = static_cast<double>((next_random(t) >> 11) + 1) * (1.0 / 9007199254740992.0);  // (0, 1]
-  const double d = -ln_unit(u) * static_cast<double>(u64{1} << lg);
-  return d >= static_cast<double>(OFF_DISTANCE) ? OFF_DISTANCE : static_cast<i64>(d);
+  return random_distance(t, static_cast<double>(u64{1} << lg));
 }
 
 double Profiler::estimate(u64 n) const {
@@ -231,8 +235,24 @@ void* prof_countdown(usize n, usize align) {
   ensure_initialised();
   Profiler& pr = g_runtime.prof;
   if (!pr.enabled()) {
-    reset_countdown(t, OFF_DISTANCE);
-    return nullptr;
+    GuardedPool& gp = g_runtime.guarded;
+    if (!gp.enabled()) {
+      reset_countdown(t, OFF_DISTANCE);
+      return nullptr;
+    }
+    // Guarded sampling owns the countdown (guarded.hpp). A thread's first
+    // countdown only draws its distance (a short-lived thread's one
+    // allocation is not a sample: no mprotect per thread).
+    reset_countdown(t, gp.next_distance(t));
+    if (t.armed == 0 && !gp.every_allocation()) {
+      t.armed = 1;
+      return nullptr;
+    }
+    if (t.busy != 0) return nullptr;
+    t.busy = 1;
+    void* p = gp.alloc(n, align);
+    t.busy = 0;
+    return p;
   }
   if (t.busy != 0) return nullptr;  // inside the profiler: never sampled (the count stays due)
   if (t.armed == 0) {  // the thread's first countdown: draw its first distance

@@ -87,6 +87,10 @@ struct ProfThread {
 extern constinit thread_local ProfThread t_prof;
 
 
+/// A sampling distance drawn for thread t: exponential with the given mean
+/// (bytes), at most 2^62.
+i64 random_distance(ProfThread& t, double mean);
+
 /// The slow path of a countdown that ran out (sample_countdown returned true
 /// for n): re-arms the count and, when profiling is on and active, returns a
 /// sampled block of at least n bytes aligned to align (<= 4 KiB beyond

@@ -98,6 +98,7 @@ void Runtime::initialise() {
     load_options(options);
     limits.configure(options);
     prof.configure(options);
+    guarded.configure(options, prof.enabled());
     purge.start();
     __atomic_store_n(&init_state_, 2u, __ATOMIC_RELEASE);
   }
@@ -158,10 +159,16 @@ Snapshot Runtime::snapshot() {
   s.medium.segments = kind_bytes[static_cast<usize>(SegmentKind::Medium)];
   s.huge_segments = kind_bytes[static_cast<usize>(SegmentKind::Huge)];
   s.sampled.segments = kind_bytes[static_cast<usize>(SegmentKind::Sampled)];
+  // The guarded pool is mapped on its own, outside the page source (and so
+  // outside stats.mapped, which the memory limits govern; guarded.mapped
+  // has it): each live slot's page counts as active and resident.
+  const usize guarded_pages = s.guarded.in_use * os::page_size();
   s.mapped = pages.mapped_bytes();
+  s.resident += guarded_pages;
   s.reserved = pages.reserved_bytes();
-  s.allocated = s.small.used + s.medium.used + s.huge_bytes + s.sampled.used;
-  s.active = sub_or_zero(s.small.managed, s.small_free_runs) + s.medium.used + s.huge_bytes + s.sampled.used;
+  s.allocated = s.small.used + s.medium.used + s.huge_bytes + s.sampled.used + s.guarded.live_bytes;
+  s.active = sub_or_zero(s.small.managed, s.small_free_runs) + s.medium.used + s.huge_bytes + s.sampled.used +
+             guarded_pages;
   s.metadata = sub_or_zero(s.small.segments, s.small.managed) + sub_or_zero(s.medium.segments, s.medium.managed) +
                sub_or_zero(s.sampled.segments, s.sampled.managed) + s.huge_count * os::page_size();
   s.retained = sub_or_zero(s.reserved, s.small.segments + s.medium.segments + s.huge_segments + s.sampled.segments);

@@ -30,6 +30,7 @@
 #include "runtime/huge.hpp"
 #include "runtime/limits.hpp"
 #include "runtime/options.hpp"
+#include "runtime/guarded.hpp"
 #include "runtime/prof.hpp"
 #include "runtime/purge.hpp"
 #include "runtime/stats.hpp"
@@ -68,6 +69,7 @@ class Runtime {
   MediumHeap medium;
   HugeHeap huge;
   Profiler prof;  ///< the heap profiler: sampled blocks, their stacks, dumps (prof.hpp)
+  GuardedPool guarded;  ///< guarded sampling: blocks between inaccessible pages (guarded.hpp)
   Options options;
   PurgePolicy purge;
   MemoryLimits limits;  ///< hard and soft limits, cgroup, THP mode (limits.hpp)
@@ -80,7 +82,7 @@ class Runtime {
   }
 
   /// Calls f on each heap component, in lock order (small arenas, medium,
-  /// huge, the profiler's sampled heap and tables; the page source, which
+  /// huge, the profiler's sampled heap and tables, the guarded pool; the page source, which
   /// they call into, comes after all of them).
   template <class F>
   void for_each_heap(F f) {
@@ -88,6 +90,7 @@ class Runtime {
     f(medium);
     f(huge);
     f(prof);
+    f(guarded);
   }
 
   /// Gives memory back to the OS from every heap (central.hpp's Release;

@@ -42,6 +42,16 @@ struct LimitFigures {
   u64 reclaimed;          ///< bytes given back by those reclaims and passes
 };
 
+/// The guarded pool (runtime/guarded.hpp).
+struct GuardedFigures {
+  u64 samples;       ///< allocations placed in a guarded slot since the start
+  u64 slots;         ///< slots in the pool (0: guarded sampling off)
+  u64 in_use;        ///< slots holding a live block now
+  u64 faults;        ///< errors reported (faults, double and invalid frees, overwritten padding)
+  u64 live_bytes;    ///< usable bytes of the live guarded blocks (in stats.allocated)
+  u64 mapped;        ///< bytes of the pool's mappings (not in stats.mapped: outside the page source)
+};
+
 /// A consistent-enough snapshot: each heap is read under its own lock in turn.
 struct Snapshot {
   usize allocated, active, metadata, resident, mapped, retained;
@@ -58,6 +68,7 @@ struct Snapshot {
   usize huge_cached;        ///< bytes of freed runs kept committed for reuse
   LimitFigures limits;      ///< memory limits (MemoryLimits::collect)
   EngineFigures sampled;    ///< the heap profiler's Tlsf of sampled blocks (runtime/prof.hpp)
+  GuardedFigures guarded;   ///< the guarded pool (runtime/guarded.hpp)
 };
 
 /// One row per small size class.

@@ -116,6 +116,12 @@ void emit_limits(Emitter& e, const Snapshot& s) {
   e.kv("soft_passes", "purge passes forced by the soft limit", l.soft_passes);
   e.kv("reclaimed", "bytes given back because of a limit", l.reclaimed);
   e.end();
+  e.begin("guarded", "Guarded sampling:");
+  e.kv("samples", "allocations placed in a guarded slot", s.guarded.samples);
+  e.kv("slots", "slots in the pool (0 = off)", s.guarded.slots);
+  e.kv("in_use", "slots holding a live block", s.guarded.in_use);
+  e.kv("faults", "errors reported", s.guarded.faults);
+  e.end();
   e.begin("thp", "Transparent huge pages:");
   e.kv_str("mode", "mode (opt.thp)", THP_CHOICES[static_cast<usize>(g_runtime.pages.thp())]);
   e.kv("anon_huge", "AnonHugePages of strata's segments (bytes)", g_runtime.pages.anon_huge_bytes());

@@ -57,6 +57,8 @@ echo "$err" | grep -q "___ Begin strata statistics ___" || fail "--stats printed
 "$prefix/bin/strata" --json /bin/true 2>&1 >/dev/null | /usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)["strata"]["stats"]' ||
   fail "--json output is not JSON"
 "$prefix/bin/strata" --prof --prof-prefix "$work/wrapped" /bin/true || fail "strata --prof /bin/true"
+"$prefix/bin/strata" --verbose --guarded=100 /bin/true 2>&1 | grep -q 'opt.guarded_sample_rate:100' || fail "strata --guarded=100: not guarded_sample_rate:100"
+"$prefix/bin/strata" --verbose --guarded /bin/true 2>&1 | grep -q 'opt.guarded_sample_rate:1$' || fail "strata --guarded: not guarded_sample_rate:1"
 ls "$work"/wrapped.*.0.f.heap >/dev/null 2>&1 || fail "strata --prof wrote no <prefix>.<pid>.0.f.heap"
 head -n 1 "$work"/wrapped.*.0.f.heap | grep -q '^heap profile: .* @ heap_v2/524288$' || fail "strata --prof: not a heap profile"
 echo "install test: ok"

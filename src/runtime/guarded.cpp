@@ -1,0 +1,324 @@
+// strata runtime: the guarded pool (guarded.hpp).
+#include "runtime/guarded.hpp"
+
+#include "platform/layout.hpp"
+#include "platform/report.hpp"
+#include "platform/segment_map.hpp"
+#include "runtime/alloc.hpp"
+#include "runtime/prof.hpp"
+#include "runtime/runtime.hpp"
+
+namespace strata::rt {
+
+namespace {
+constexpr u8 PAD = 0xac;  // the pattern after a block, up to its slot's end
+
+/// A report line built in a fixed buffer and written with one write(2).
+struct Line {
+  char b[512];
+  usize n = 0;
+  void put(const char* s) {
+    while (*s != 0 && n < sizeof b - 1) b[n++] = *s++;
+  }
+  void hex(u64 v) { n += n + 19 < sizeof b ? format_hex(b + n, v) : 0; }
+  void dec(u64 v) { n += n + 21 < sizeof b ? format_dec(b + n, v) : 0; }
+  void flush() {
+    b[n++] = '\n';
+    os::write_stderr(b, n);
+    n = 0;
+  }
+};
+
+// exact: the faulting instruction itself (a return address otherwise, looked up one byte back).
+void print_stack(void* const* frames, usize depth, const void* exact = nullptr) {
+  for (usize i = 0; i < depth; ++i) {
+    Line l;
+    l.put("    #");
+    l.dec(i);
+    l.put(" ");
+    const usize back = frames[i] == exact ? 0 : 1;
+    const void* pc = static_cast<const char*>(frames[i]) - back;  // the call, not the return address
+    l.hex(reinterpret_cast<uptr>(frames[i]));
+    uptr off = 0;
+    const char* obj = nullptr;
+    const char* name = os::symbol_of(pc, off, obj);
+    if (name != nullptr) {
+      l.put(" in ");
+      l.put(name);
+      l.put("+");
+      l.hex(off + back);
+    }
+    if (obj != nullptr) {
+      l.put(" (");
+      l.put(obj);
+      if (name == nullptr) {  // addr2line -e <object> <offset>
+        l.put("+");
+        l.hex(off + back);
+      }
+      l.put(")");
+    }
+    l.flush();
+  }
+}
+
+const char* kind_name(int k) {
+  static constexpr const char* NAMES[] = {"heap-buffer-overflow", "heap-buffer-underflow", "use-after-free",
+                                          "double-free",          "invalid-free",          "wild-access"};
+  return NAMES[k];
+}
+}  // namespace
+
+void GuardedPool::configure(const Options& o, bool profiling) {
+  if (o.guarded_sample_rate == 0) return;
+  if (profiling) {
+    warn("guarded_sample_rate ignored: prof:true owns the sampling countdown");
+    return;
+  }
+  page_ = os::page_size();
+  nslots_ = static_cast<u32>(o.guarded_slots);
+  const usize want = (2 * usize{nslots_} + 1) * page_;
+  bytes_ = (want + SEGMENT_SIZE - 1) & ~SEGMENT_MASK;
+  base_ = static_cast<char*>(os::map_aligned(bytes_, SEGMENT_SIZE));
+  const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
+  void* meta = base_ != nullptr ? os::map_aligned(table, page_) : nullptr;
+  if (meta == nullptr || !os::protect(base_, bytes_, false)) {
+    warn("guarded pool: no memory; guarded sampling off");
+    return;
+  }
+  slots_ = static_cast<Slot*>(meta);
+  fifo_ = reinterpret_cast<u32*>(slots_ + nslots_);
+  for (u32 i = 0; i < nslots_; ++i) fifo_[i] = i;
+  fifo_count_ = nslots_;
+  set_segment_tag(base_, bytes_ / SEGMENT_SIZE, segment_tag_for(SegmentKind::Guarded, 0));
+  if (!os::install_fault_handler(&GuardedPool::on_fault, &old_action_)) {
+    warn("guarded pool: sigaction failed; guarded sampling off");
+    return;
+  }
+  rate_ = static_cast<u64>(o.guarded_sample_rate);
+}
+
+i64 GuardedPool::next_distance(ProfThread& t) const {
+  if (rate_ <= 1) return 0;
+  return random_distance(t, static_cast<double>(rate_ - 1) * static_cast<double>(GUARDED_MEAN_BYTES));
+}
+
+usize GuardedPool::capture(void** out) const {
+  return os::backtrace(out, FRAMES, __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED),
+                       __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED), nullptr);
+}
+
+void* GuardedPool::alloc(usize n, usize align) {
+  if (align < MIN_ALIGN) align = MIN_ALIGN;
+  const usize cls = usable_size_for(n, align);  // nallocx's answer: malloc_usable_size promises as much
+  if (cls == 0 || cls > page_ || align > page_ || __atomic_load_n(&fifo_count_, __ATOMIC_RELAXED) == 0) return nullptr;
+  if (__atomic_load_n(&skip_hi_, __ATOMIC_ACQUIRE) == 0) {  // strata's own frames (as the profiler's)
+    uptr lo = 0, hi = 0;
+    if (os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), lo, hi)) {
+      __atomic_store_n(&skip_lo_, lo, __ATOMIC_RELAXED);
+      __atomic_store_n(&skip_hi_, hi, __ATOMIC_RELEASE);
+    }
+  }
+  void* frames[FRAMES];
+  const usize depth = capture(frames);
+  u32 i = 0;
+  bool left = false;
+  {
+    LockGuard g(lock_);
+    if (fifo_count_ == 0) return nullptr;
+    i = fifo_[fifo_head_];
+    fifo_head_ = fifo_head_ + 1 == nslots_ ? 0 : fifo_head_ + 1;
+    --fifo_count_;
+    ++in_use_;
+    left = ++samples_ % LEFT_EVERY == 0;
+  }
+  char* page = slot_page(i);
+  if (!os::protect(page, page_, true)) {  // out of mappings: the slot goes back
+    LockGuard g(lock_);
+    fifo_[(fifo_head_ + fifo_count_) % nslots_] = i;
+    ++fifo_count_;
+    --in_use_;
+    return nullptr;
+  }
+  char* user = left ? page : page + ((page_ - cls) & ~(align - 1));
+  for (char* q = user + n; q < page + page_; ++q) *q = static_cast<char>(PAD);
+  Slot& s = slots_[i];
+  s.size = static_cast<u32>(n);
+  s.usable = static_cast<u32>(left ? cls : page + page_ - user);
+  s.queried = false;
+  __atomic_add_fetch(&live_bytes_, s.usable, __ATOMIC_RELAXED);
+  s.left = left;
+  s.alloc_tid = os::thread_id();
+  s.alloc_depth = static_cast<u8>(depth);
+  for (usize f = 0; f < depth; ++f) s.alloc_stack[f] = frames[f];
+  s.free_depth = 0;
+  __atomic_store_n(&s.user, reinterpret_cast<uptr>(user), __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  s.state = State::Live;
+  return user;
+}
+
+u32 GuardedPool::slot_of(const void* p) const {
+  const uptr off = reinterpret_cast<uptr>(p) - reinterpret_cast<uptr>(base_);
+  if (off >= bytes_) return nslots_;
+  const usize pg = off / page_;
+  if (pg % 2 == 0) return nslots_;  // a guard page
+  const usize i = (pg - 1) / 2;
+  return i < nslots_ ? static_cast<u32>(i) : nslots_;
+}
+
+void GuardedPool::free(void* p, const char* fn) {
+  const u32 i = slot_of(p);
+  if (i == nslots_) fatal(Kind::InvalidFree, nslots_, p, fn);
+  Slot& s = slots_[i];
+  {
+    LockGuard g(lock_);
+    if (s.state != State::Live || s.user != reinterpret_cast<uptr>(p)) {
+      const Kind k = s.state == State::Freed && s.user == reinterpret_cast<uptr>(p) ? Kind::DoubleFree : Kind::InvalidFree;
+      lock_.unlock();
+      fatal(k, i, p, fn);
+    }
+    s.state = State::Freed;
+    --in_use_;
+    live_bytes_ -= s.usable;
+  }
+  const char* end = slot_page(i) + page_;
+  const char* from = reinterpret_cast<const char*>(s.user) + (s.queried ? s.usable : s.size);
+  for (const char* q = from; q < end; ++q) {
+    if (static_cast<u8>(*q) != PAD) fatal(Kind::Overflow, i, q, fn);
+  }
+  s.free_tid = os::thread_id();
+  void* frames[FRAMES];
+  const usize depth = capture(frames);
+  for (usize f = 0; f < depth; ++f) s.free_stack[f] = frames[f];
+  s.free_depth = static_cast<u8>(depth);
+  os::protect(slot_page(i), page_, false);
+  LockGuard g(lock_);
+  fifo_[(fifo_head_ + fifo_count_) % nslots_] = i;
+  ++fifo_count_;
+}
+
+usize GuardedPool::usable_size(const void* p, const char* fn) {
+  const u32 i = slot_of(p);
+  if (i == nslots_) fatal(Kind::InvalidFree, nslots_, p, fn);
+  const Slot& s = slots_[i];
+  if (s.user != reinterpret_cast<uptr>(p)) fatal(Kind::InvalidFree, i, p, fn);
+  if (s.state != State::Live) fatal(Kind::UseAfterFree, i, p, fn);
+  slots_[i].queried = true;  // the program may use every usable byte now
+  return s.usable;
+}
+
+void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char* fn, const void* fault_pc) {
+  __atomic_add_fetch(&faults_, 1, __ATOMIC_RELAXED);
+  Line l;
+  l.put("strata: ERROR: ");
+  l.put(kind_name(static_cast<int>(kind)));
+  l.put(fn != nullptr ? " in " : " on address ");
+  if (fn != nullptr) {
+    l.put(fn);
+    l.put("() of ");
+  }
+  l.hex(reinterpret_cast<uptr>(addr));
+  l.put(" (thread ");
+  l.dec(os::thread_id());
+  l.put(")");
+  l.flush();
+  if (s == nullptr || s->state == State::Never) {
+    l.put("  the address is in strata's guarded pool, in no block");
+    l.flush();
+    return;
+  }
+  const uptr a = reinterpret_cast<uptr>(addr), u = s->user;
+  l.put("  the address is ");
+  if (a < u) {
+    l.dec(u - a);
+    l.put(" bytes before");
+  } else if (a >= u + s->size) {
+    l.dec(a - (u + s->size));
+    l.put(" bytes after the end of");
+  } else {
+    l.dec(a - u);
+    l.put(" bytes inside");
+  }
+  l.put(" a block of ");
+  l.dec(s->size);
+  l.put(" bytes at ");
+  l.hex(u);
+  l.put(s->state == State::Freed ? " (freed)" : " (live)");
+  l.flush();
+  l.put("  allocated by thread ");
+  l.dec(s->alloc_tid);
+  l.put(" at:");
+  l.flush();
+  print_stack(s->alloc_stack, s->alloc_depth);
+  if (s->state == State::Freed) {
+    l.put("  freed by thread ");
+    l.dec(s->free_tid);
+    l.put(" at:");
+    l.flush();
+    print_stack(s->free_stack, s->free_depth);
+  }
+  {  // where it happened: the bad call, or the faulting access (through the signal frame)
+    void* frames[FRAMES];
+    const usize depth = capture(frames);
+    l.put("  ");
+    l.put(fn == nullptr ? "accessed" : kind == Kind::DoubleFree ? "freed again" : "the bad call");
+    l.put(" at:");
+    l.flush();
+    print_stack(frames, depth, fault_pc);
+  }
+}
+
+void GuardedPool::fatal(Kind kind, u32 slot, const void* addr, const char* fn) {
+  report(kind, slot < nslots_ ? &slots_[slot] : nullptr, addr, fn, nullptr);
+  os::abort_process();
+}
+
+void GuardedPool::report_fault(const void* addr, const void* pc) {
+  const usize pg = (reinterpret_cast<uptr>(addr) - reinterpret_cast<uptr>(base_)) / page_;
+  // A slot's own page: a freed block (use after free) or a never-used slot;
+  // else the block nearest the address on either side, by the guard's geometry.
+  const Slot* best = nullptr;
+  Kind kind = Kind::Wild;
+  if (pg % 2 == 1 && (pg - 1) / 2 < nslots_ && slots_[(pg - 1) / 2].state == State::Freed) {
+    best = &slots_[(pg - 1) / 2];
+    kind = Kind::UseAfterFree;
+  } else {
+    usize best_dist = ~usize{0};
+    const usize page_lo = pg % 2 == 1 ? pg - 2 : pg - 1;  // the slot page before
+    for (usize q = page_lo; q <= pg + 1; q += 2) {  // candidate slot pages: before and after
+      if (q % 2 == 0 || q == 0 || (q - 1) / 2 >= nslots_) continue;
+      const Slot& s = slots_[(q - 1) / 2];
+      if (s.state == State::Never) continue;
+      const uptr a = reinterpret_cast<uptr>(addr);
+      const usize d = a >= s.user + s.size ? a - (s.user + s.size) : s.user - a;
+      if (d < best_dist) {
+        best_dist = d;
+        best = &s;
+        kind = a >= s.user + s.size ? Kind::Overflow : Kind::Underflow;
+      }
+    }
+  }
+  report(kind, best, addr, nullptr, pc);
+}
+
+void GuardedPool::on_fault(int sig, void* info, void* context) {
+  GuardedPool& g = g_runtime.guarded;
+  const void* addr = os::fault_address(info);
+  if (g.in_pool(addr)) {
+    // One report (another thread's fault meanwhile waits for the process to die).
+    if (__atomic_exchange_n(&g.in_handler_, 1u, __ATOMIC_ACQ_REL) == 0) g.report_fault(addr, os::fault_pc(context));
+    else for (;;) os::sleep_ms(1000);
+    os::restore_fault_handler(g.old_action_);  // the fault repeats on return, under the old disposition
+    return;
+  }
+  os::chain_fault(sig, info, context, g.old_action_);  // not strata's: the program's own handler, or the default
+}
+
+GuardedFigures GuardedPool::figures() {
+  LockGuard g(lock_);
+  const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
+  return {samples_, rate_ != 0 ? nslots_ : 0, in_use_, __atomic_load_n(&faults_, __ATOMIC_RELAXED), live_bytes_,
+          rate_ != 0 ? bytes_ + table : 0};
+}
+
+}  // namespace strata::rt
