@@ -48,30 +48,31 @@ class Lock {
  public:
   constexpr Lock() = default;
   void lock() {
-    LockThreadState& t = t_lock_state;
-    const u32 depth = t.held;
+    // t_lock_state is named at each use, not bound to a reference: GCC 12's
+    // UBSan rebuilt such a reference after the signal fences as a null
+    // pointer (a false "member access within null pointer").
+    const u32 depth = t_lock_state.held;
     for (u32 i = 0; i < depth && i < LockThreadState::MAX_HELD; ++i)
-      if (t.mine[i] == this) reentered();
-    if (depth < LockThreadState::MAX_HELD) t.mine[depth] = this;
+      if (t_lock_state.mine[i] == this) reentered();
+    if (depth < LockThreadState::MAX_HELD) t_lock_state.mine[depth] = this;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // listed before it is tried
-    t.held = depth + 1;
+    t_lock_state.held = depth + 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     l_.lock();
   }
   void unlock() {
     l_.unlock();
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // released before it is unlisted
-    LockThreadState& t = t_lock_state;
-    const u32 depth = t.held;
+    const u32 depth = t_lock_state.held;
     const u32 n = depth < LockThreadState::MAX_HELD ? depth : LockThreadState::MAX_HELD;
     for (u32 i = n; i-- > 0;) {
-      if (t.mine[i] == this) {
-        t.mine[i] = t.mine[n - 1];  // the list is a set: unlock order need not be the reverse
+      if (t_lock_state.mine[i] == this) {
+        t_lock_state.mine[i] = t_lock_state.mine[n - 1];  // a set: unlock order need not be the reverse
         break;
       }
     }
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    t.held = depth - 1;
+    t_lock_state.held = depth - 1;
   }
   /// Fork child: forces the unlocked state (the holder does not exist there).
   void reset() { l_.reset(); }
