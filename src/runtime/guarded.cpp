@@ -154,7 +154,8 @@ void* GuardedPool::alloc(usize n, usize align) {
   __atomic_store_n(&s.user, reinterpret_cast<uptr>(user), __ATOMIC_RELAXED);
   // The slot's fields are published by a release store of its state (a fence
   // and a plain store did the same, but ThreadSanitizer builds reject fences).
-  __atomic_store_n(&s.state, State::Live, __ATOMIC_RELEASE);
+  static_assert(sizeof(State) == sizeof(u8));
+  __atomic_store_n(reinterpret_cast<u8*>(&s.state), static_cast<u8>(State::Live), __ATOMIC_RELEASE);
   return user;
 }
 
