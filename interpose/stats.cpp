@@ -29,16 +29,18 @@ STRATA_EXPORT void strata_stats_print(void (*write_cb)(void*, const char*), void
 }
 
 /// glibc's mallinfo2 with strata's figures: arena = bytes the small and medium
-/// heaps manage, uordblks = their live bytes, fordblks = the rest,
-/// hblks/hblkhd = live huge blocks and their bytes, keepcost = small heap
-/// bytes in free runs (what malloc_trim can give back). Others are 0.
+/// heaps (and the heap profiler's heap of sampled blocks) manage, uordblks =
+/// their live bytes, fordblks = the rest, hblks/hblkhd = live blocks with
+/// pages of their own (huge blocks, page-rounded, and guarded samples, their
+/// usable bytes), keepcost = small heap bytes in free runs (what malloc_trim
+/// can give back). Others are 0. Every live block is in uordblks + hblkhd.
 STRATA_EXPORT struct mallinfo2 strata_mallinfo2() noexcept {
   const Snapshot s = g_runtime.snapshot();
   struct mallinfo2 m{};
-  m.arena = s.small.managed + s.medium.managed;
-  m.hblks = s.huge_count;
-  m.hblkhd = s.huge_bytes;
-  m.uordblks = s.small.used + s.medium.used;
+  m.arena = s.small.managed + s.medium.managed + s.sampled.managed;
+  m.hblks = s.huge_count + s.guarded.in_use;
+  m.hblkhd = s.huge_bytes + s.guarded.live_bytes;
+  m.uordblks = s.small.used + s.medium.used + s.sampled.used;
   m.fordblks = m.arena - m.uordblks;
   m.keepcost = s.small_free_runs;
   return m;

@@ -2,6 +2,7 @@
 // mode, run under LD_PRELOAD=libstrata with guarded_sample_rate:1, so the
 // block is guarded and the bug must kill the process with a report naming
 // the kind and the functions below (exported: -rdynamic, noinline).
+#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,11 +71,15 @@ static int stats(void) {
   char* p[10];
   for (int i = 0; i < 10; ++i) p[i] = probe_allocate(100);
   const unsigned long long s1 = guarded_stat("guarded.samples"), u1 = guarded_stat("guarded.in_use");
+  // Guarded blocks are live blocks: mallinfo2 counts them (with their own pages: in hblkhd).
+  const struct mallinfo2 mi = mallinfo2();
+  const int counted = mi.hblks >= 10 && mi.hblkhd >= 10 * 100 && mi.uordblks + mi.hblkhd >= 10 * 100;
+  printf("mallinfo2: hblks %zu hblkhd %zu uordblks %zu\n", mi.hblks, mi.hblkhd, mi.uordblks);
   for (int i = 0; i < 10; ++i) probe_release(p[i]);
   const unsigned long long u2 = guarded_stat("guarded.in_use");
   printf("samples %llu -> %llu, in use %llu -> %llu -> %llu, slots %llu, faults %llu\n", s0, s1, u0, u1, u2,
          guarded_stat("guarded.slots"), guarded_stat("guarded.faults"));
-  return s1 - s0 >= 10 && u1 - u0 >= 10 && u1 - u2 >= 10 && guarded_stat("guarded.slots") == 256 &&
+  return counted && s1 - s0 >= 10 && u1 - u0 >= 10 && u1 - u2 >= 10 && guarded_stat("guarded.slots") == 256 &&
                  guarded_stat("guarded.faults") == 0
              ? 0
              : 1;
