@@ -63,7 +63,7 @@ STRATA_EXPORT void* strata_rallocx(void* p, size_t n, int flags) noexcept {
   void* q = nullptr;
   if (align <= MIN_ALIGN) {
     q = reallocate(p, n, "rallocx");
-  } else if (is_aligned(reinterpret_cast<uptr>(p), align) && (n <= old || resize_in_place(p, n))) {
+  } else if (is_aligned(reinterpret_cast<uptr>(p), align) && keeps_in_place(p, n, align)) {
     q = p;
   } else if ((q = allocate_aligned(n, align)) != nullptr) {
     ::memcpy(q, p, old < n ? old : n);
@@ -95,9 +95,13 @@ STRATA_EXPORT size_t strata_sallocx(const void* p, int) noexcept { return usable
 /// jemalloc's dallocx: frees p (flags ignored).
 STRATA_EXPORT void strata_dallocx(void* p, int) noexcept { deallocate(p, "dallocx"); }
 
-/// jemalloc's sdallocx: frees p. The size is a hint strata does not trust
-/// (RELIABILITY #16): the block's size comes from the pointer.
-STRATA_EXPORT void strata_sdallocx(void* p, size_t, int) noexcept { deallocate(p, "sdallocx"); }
+/// jemalloc's sdallocx: frees p, allocated for n bytes with the flags'
+/// alignment (or resized to them; any n up to sallocx(p) passes). A size or
+/// alignment p cannot have aborts naming the mismatch (sized_dealloc_check);
+/// the size never locates metadata.
+STRATA_EXPORT void strata_sdallocx(void* p, size_t n, int flags) noexcept {
+  deallocate_sized(p, n, align_of(flags), "sdallocx");
+}
 
 /// jemalloc's nallocx: the usable size mallocx(n, flags) would give, without
 /// allocating; 0 when n is too large. Exact for small (class size) and huge

@@ -112,9 +112,13 @@ STRATA_EXPORT void* strata_pvalloc(size_t n) noexcept {
 
 STRATA_EXPORT size_t strata_malloc_usable_size(void* p) noexcept { return usable_size(p, "malloc_usable_size"); }
 
-// C23: the size and alignment are hints we do not trust (RELIABILITY #16).
-STRATA_EXPORT void strata_free_sized(void* p, size_t) noexcept { deallocate(p, "free_sized"); }
-STRATA_EXPORT void strata_free_aligned_sized(void* p, size_t, size_t) noexcept { deallocate(p, "free_aligned_sized"); }
+// C23: the block's size (and alignment) as allocated. Checked, never used to
+// find metadata: a size or alignment the block cannot have aborts naming the
+// mismatch (sized_dealloc_check; RELIABILITY #16).
+STRATA_EXPORT void strata_free_sized(void* p, size_t n) noexcept { deallocate_sized(p, n, MIN_ALIGN, "free_sized"); }
+STRATA_EXPORT void strata_free_aligned_sized(void* p, size_t align, size_t n) noexcept {
+  deallocate_sized(p, n, align, "free_aligned_sized");
+}
 
 STRATA_EXPORT int strata_malloc_trim(size_t) noexcept { return trim() ? 1 : 0; }
 

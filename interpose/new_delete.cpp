@@ -2,9 +2,12 @@
 //
 // new loops on std::get_new_handler() and throws std::bad_alloc when there is
 // none; the nothrow forms return null instead. Aligned forms honour any
-// power-of-two std::align_val_t. Sized deletes ignore the size: a wrong size
-// arrives in practice (RELIABILITY #16), and strata finds the block's size
-// from the pointer anyway, so trusting it would only add a way to corrupt.
+// power-of-two std::align_val_t. Sized and aligned deletes check the size and
+// alignment against the block (deallocate_sized): a delete through a pointer
+// to the wrong type (a base class without a virtual destructor) aborts naming
+// the mismatch instead of corrupting; sized_dealloc_check:false turns that
+// off for programs known to pass wrong sizes (RELIABILITY #16). The size is
+// never used to find metadata.
 #include <new>
 
 #include "export.hpp"
@@ -58,19 +61,29 @@ STRATA_EXPORT void operator delete(void* p) noexcept { deallocate(p, "operator d
 STRATA_EXPORT void operator delete[](void* p) noexcept { deallocate(p, "operator delete[]"); }
 STRATA_EXPORT void operator delete(void* p, const std::nothrow_t&) noexcept { deallocate(p, "operator delete"); }
 STRATA_EXPORT void operator delete[](void* p, const std::nothrow_t&) noexcept { deallocate(p, "operator delete[]"); }
-STRATA_EXPORT void operator delete(void* p, std::size_t) noexcept { deallocate(p, "operator delete"); }
-STRATA_EXPORT void operator delete[](void* p, std::size_t) noexcept { deallocate(p, "operator delete[]"); }
-STRATA_EXPORT void operator delete(void* p, std::align_val_t) noexcept { deallocate(p, "operator delete"); }
-STRATA_EXPORT void operator delete[](void* p, std::align_val_t) noexcept { deallocate(p, "operator delete[]"); }
-STRATA_EXPORT void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  deallocate(p, "operator delete");
+STRATA_EXPORT void operator delete(void* p, std::size_t n) noexcept {
+  deallocate_sized(p, n, MIN_ALIGN, "operator delete");
 }
-STRATA_EXPORT void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  deallocate(p, "operator delete[]");
+STRATA_EXPORT void operator delete[](void* p, std::size_t n) noexcept {
+  deallocate_sized(p, n, MIN_ALIGN, "operator delete[]");
 }
-STRATA_EXPORT void operator delete(void* p, std::size_t, std::align_val_t) noexcept { deallocate(p, "operator delete"); }
-STRATA_EXPORT void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  deallocate(p, "operator delete[]");
+STRATA_EXPORT void operator delete(void* p, std::align_val_t a) noexcept {
+  deallocate_sized(p, ANY_SIZE, al(a), "operator delete");
+}
+STRATA_EXPORT void operator delete[](void* p, std::align_val_t a) noexcept {
+  deallocate_sized(p, ANY_SIZE, al(a), "operator delete[]");
+}
+STRATA_EXPORT void operator delete(void* p, std::align_val_t a, const std::nothrow_t&) noexcept {
+  deallocate_sized(p, ANY_SIZE, al(a), "operator delete");
+}
+STRATA_EXPORT void operator delete[](void* p, std::align_val_t a, const std::nothrow_t&) noexcept {
+  deallocate_sized(p, ANY_SIZE, al(a), "operator delete[]");
+}
+STRATA_EXPORT void operator delete(void* p, std::size_t n, std::align_val_t a) noexcept {
+  deallocate_sized(p, n, al(a), "operator delete");
+}
+STRATA_EXPORT void operator delete[](void* p, std::size_t n, std::align_val_t a) noexcept {
+  deallocate_sized(p, n, al(a), "operator delete[]");
 }
 #endif
 

@@ -31,34 +31,69 @@ usize format_dec(char* buf, u64 v) {
   return n;
 }
 
-// Builds "strata: <a><b> 0x<v>\n" in a stack buffer and writes it at once, so
-// concurrent reports do not interleave mid-line.
-void fatal_line(const char* a, const char* b, u64 v) {
-  char line[256];
+namespace {
+/// One report line in a stack buffer, written at once so that concurrent
+/// reports do not interleave mid-line. Text past the buffer is cut.
+struct FatalLine {
+  char buf[320];
   usize n = 0;
-  auto put = [&](const char* s) {
-    for (; *s != 0 && n < sizeof(line) - 24; ++s) line[n++] = *s;
-  };
-  put("strata: ");
-  put(a);
-  put(b);
-  line[n++] = ' ';
-  n += format_hex(line + n, v);
-  line[n++] = '\n';
-  os::write_stderr(line, n);
-  os::abort_process();
+  void put(const char* s) {
+    for (; *s != 0 && n < sizeof(buf) - 24; ++s) buf[n++] = *s;
+  }
+  void hex(u64 v) {
+    if (n < sizeof(buf) - 24) n += format_hex(buf + n, v);
+  }
+  void dec(u64 v) {
+    if (n < sizeof(buf) - 24) n += format_dec(buf + n, v);
+  }
+  /// "strata: <fn>(): <what>"
+  void misuse_head(const char* fn, const char* what) {
+    put("strata: ");
+    put(fn);
+    put("(): ");
+    put(what);
+  }
+  [[noreturn]] void die() {
+    buf[n++] = '\n';
+    os::write_stderr(buf, n);
+    os::abort_process();
+  }
+};
+}  // namespace
+
+void fatal_line(const char* a, const char* b, u64 v) {
+  FatalLine l;
+  l.put("strata: ");
+  l.put(a);
+  l.put(b);
+  l.put(" ");
+  l.hex(v);
+  l.die();
 }
 
 void misuse(const char* fn, const char* what, const void* p) {
-  char head[96];
-  usize n = 0;
-  for (const char* s = fn; *s != 0 && n < 80; ++s) head[n++] = *s;
-  head[n++] = '(';
-  head[n++] = ')';
-  head[n++] = ':';
-  head[n++] = ' ';
-  head[n] = 0;
-  fatal_line(head, what, reinterpret_cast<uptr>(p));
+  FatalLine l;
+  l.misuse_head(fn, what);
+  l.put(" ");
+  l.hex(reinterpret_cast<uptr>(p));
+  l.die();
+}
+
+void misuse_figures(const char* fn, const char* what, const void* p, const char* k1, u64 v1, const char* k2,
+                    u64 v2) {
+  FatalLine l;
+  l.misuse_head(fn, what);
+  l.put(" (");
+  l.put(k1);
+  l.put(" ");
+  l.dec(v1);
+  l.put(", ");
+  l.put(k2);
+  l.put(" ");
+  l.dec(v2);
+  l.put(") ");
+  l.hex(reinterpret_cast<uptr>(p));
+  l.die();
 }
 
 void warn(const char* text) {

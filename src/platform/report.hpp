@@ -8,6 +8,11 @@ namespace strata::rt {
 /// Prints `strata: <fn>(): <what> 0x<addr>` and aborts. Never allocates.
 [[noreturn]] void misuse(const char* fn, const char* what, const void* p);
 
+/// Prints `strata: <fn>(): <what> (<k1> <v1>, <k2> <v2>) 0x<addr>` and
+/// aborts: misuse whose message needs two figures (sizes). Never allocates.
+[[noreturn]] void misuse_figures(const char* fn, const char* what, const void* p, const char* k1, u64 v1,
+                                 const char* k2, u64 v2);
+
 /// Prints `strata: <a><b> 0x<v>` and aborts. Never allocates.
 [[noreturn]] void fatal_line(const char* a, const char* b, u64 v);
 

@@ -1,6 +1,7 @@
 // strata runtime: allocation slow paths and routing by size.
 #include "runtime/alloc.hpp"
 
+#include "platform/os.hpp"
 #include "strata/align.hpp"
 #include "strata/core/mem.hpp"
 
@@ -171,6 +172,53 @@ void deallocate_slow(void* p, const char* fn) {
   g_runtime.purge.tick();
 }
 
+namespace {
+/// Bytes a medium block (TLSF, also the profiler's sampled blocks) may hold
+/// beyond a size it was allocated or resized for: the tail TLSF keeps when
+/// it is too small to split off, the granule's rounding, the canary.
+constexpr usize MEDIUM_CLAIM_SLACK = 4 * MediumEngine::MIN_BLOCK;
+
+[[noreturn]] void claim_mismatch(const char* fn, const void* p, usize n, usize align, usize holds) {
+  if (n == ANY_SIZE) misuse_figures(fn, "alignment mismatch", p, "freed with alignment", align, "block's alignment", holds);
+  misuse_figures(fn, "size mismatch", p, "freed with size", n, "block's size", holds);
+}
+}  // namespace
+
+void check_dealloc_claim(const void* p, usize n, usize align, const char* fn) {
+  if (align < MIN_ALIGN) align = MIN_ALIGN;
+  if (!is_pow2(align)) misuse(fn, "alignment mismatch (freed with an alignment that is not a power of two)", p);
+  const uptr a = reinterpret_cast<uptr>(p);
+  if ((a & (align - 1)) != 0) claim_mismatch(fn, p, ANY_SIZE, align, usize{1} << __builtin_ctzll(a));
+  const SegmentKind kind = segment_kind(p);
+  if (kind == SegmentKind::None) return;  // not strata's: the free names it
+  if (kind == SegmentKind::Small) {
+    const SmallLookup lk = small_lookup(p);
+    if (!lk.block_start) return;  // the free names it
+    const u32 cls = class_of_code(lk.code);
+    const usize class_align = SmallClasses::get(cls).align;  // what every block of the class is aligned to
+    if (class_align < align) claim_mismatch(fn, p, ANY_SIZE, align, class_align);
+    if (n != ANY_SIZE && (n > SMALL_MAX || small_class_for(n, align) != cls))
+      claim_mismatch(fn, p, n, align, small_class_size(cls));
+    return;
+  }
+  if (n == ANY_SIZE) return;  // medium, sampled, guarded and huge blocks: the pointer's alignment was all
+  const usize u = usable_size(p, fn);
+  // Huge and guarded blocks end at a page end (guarded ones at their class's end, within the page).
+  const usize slack = kind == SegmentKind::Huge || kind == SegmentKind::Guarded ? os::page_size() - 1 : MEDIUM_CLAIM_SLACK;
+  const usize asked = n == 0 ? 1 : n;  // malloc(0) allocates a byte's block
+  if (asked > u || u - asked > slack) claim_mismatch(fn, p, n, align, u);
+}
+
+void deallocate_checked(void* p, usize n, usize align, const char* fn) {
+  if (p != nullptr && g_runtime.options.sized_dealloc_check) check_dealloc_claim(p, n, align, fn);
+  deallocate(p, fn);
+}
+
+bool keeps_in_place(void* p, usize n, usize align) {
+  if (segment_kind(p) != SegmentKind::Small) return resize_in_place(p, n);
+  return n <= SMALL_MAX && small_class_for(n, align) == class_of_code(small_lookup(p).code);
+}
+
 usize usable_size(const void* p, const char* fn) {
   if (p == nullptr) return 0;
   switch (segment_kind(p)) {
@@ -198,13 +246,9 @@ void* reallocate(void* p, usize n, const char* fn) {
   if (p == nullptr) return allocate(n);
   const usize old = usable_size(p, fn);  // validates p first: misuse aborts here
   if (n > MAX_OBJECT_SIZE) return nullptr;
-  // A small block stays in place when it still fits and is not more than
-  // twice too big; medium and huge ones when their heap can resize them.
-  if (segment_kind(p) == SegmentKind::Small) {
-    if (n <= old && (n > old / 2 || old <= 2 * MIN_ALIGN)) return p;
-  } else if (resize_in_place(p, n)) {
-    return p;
-  }
+  // In place only as if allocated for n (keeps_in_place): a later
+  // free_sized(p, n) must find the block in n's size class.
+  if (keeps_in_place(p, n, MIN_ALIGN)) return p;
   void* q = allocate(n);
   if (q == nullptr) return nullptr;  // p stays valid and untouched
   mem_copy(q, p, old < n ? old : n);

@@ -33,6 +33,33 @@ void* allocate_aligned(usize n, usize align);
 /// no-op. Misuse aborts.
 void deallocate_slow(void* p, const char* fn);
 
+/// A sized free's claim that gives no size (operator delete(p, align_val_t)).
+inline constexpr usize ANY_SIZE = ~usize{0};
+
+/// The sized frees' slow path (deallocate_sized declined): checks the claim
+/// that p was allocated for n bytes (ANY_SIZE: not claimed) aligned to align,
+/// unless the sized_dealloc_check option is off, then frees p. A claim the
+/// block contradicts aborts naming the mismatch (check_dealloc_claim); null
+/// is a no-op, whatever the claim.
+void deallocate_checked(void* p, usize n, usize align, const char* fn);
+
+/// Aborts naming the mismatch when live block p cannot have been allocated
+/// for n bytes (ANY_SIZE: any) aligned to align, or resized to them (realloc,
+/// rallocx, xallocx): a small block must be in n's size class for align; a
+/// medium, sampled or guarded block must hold n and not more than a split's
+/// worth beyond; a huge one must end in the page holding its n-th byte; and
+/// p must be aligned to align (a small block's class must guarantee it). Any
+/// n between the request and the usable size passes (jemalloc's sdallocx
+/// contract). Misuse of p itself is left to the free that follows.
+void check_dealloc_claim(const void* p, usize n, usize align, const char* fn);
+
+/// Whether live block p (which usable_size validated) serves n bytes aligned
+/// to align where it is, as if allocated for them, after resizing it in place
+/// where its heap allows: a small block only in n's own class (so a later
+/// sized free of n matches); medium and huge blocks by resize_in_place. False
+/// leaves p as it was.
+bool keeps_in_place(void* p, usize n, usize align);
+
 /// Bytes usable at p (>= what was requested); 0 for null. Misuse aborts.
 usize usable_size(const void* p, const char* fn);
 
@@ -114,6 +141,21 @@ inline void deallocate(void* p, const char* fn) {
     if (__builtin_expect(is_block_start(p, code), 1)) return ThreadCache::push(p, code, fn);
   }
   return deallocate_slow(p, fn);
+}
+
+/// A sized free (free_sized, free_aligned_sized, sdallocx, sized and aligned
+/// operator delete): p claimed to be allocated for n bytes (ANY_SIZE: not
+/// claimed) aligned to align (MIN_ALIGN or less: malloc's). The fast path
+/// takes a small block start whose class is n's, for malloc's alignment: the
+/// claim is then true, four instructions more than free (size_in_class).
+/// Every other case goes to deallocate_checked.
+inline void deallocate_sized(void* p, usize n, usize align, const char* fn) {
+  const uptr idx = page_map_index(p);
+  if (__builtin_expect(idx < PAGE_MAP_ENTRIES && align <= MIN_ALIGN, 1)) {
+    const usize code = page_code(idx);
+    if (__builtin_expect(size_in_class(n, code) && is_block_start(p, code), 1)) return ThreadCache::push(p, code, fn);
+  }
+  return deallocate_checked(p, n, align, fn);
 }
 
 }  // namespace strata::rt

@@ -105,19 +105,29 @@ struct SmallLookup {
 /// so the lookup needs no branch on "no class".
 /// The rules as parallel arrays indexed by the class code, so each field is
 /// one scaled operand of the instruction that uses it.
+/// The same table answers a sized free's claim (deallocate_sized): sizes n of
+/// class code c are those with (n - 1) / 16 in [first, first + count), one
+/// subtraction and one unsigned compare (n = 0 wraps to a huge quotient and
+/// fails, as every size past the classes does: the slow path decides those).
 struct BlockStartTable {
   u64 magic[256];  ///< ceil(2^64 / size)
   u64 bound[256];  ///< off * magic (mod 2^64) below this: a block start
   u64 mask[256];   ///< span_bytes - 1
+  u64 first[256];  ///< (n - 1) / 16 of the class's smallest size
+  u64 count[256];  ///< how many 16-byte steps the class's sizes span (0: no class)
 };
 inline constexpr BlockStartTable BLOCK_START_TABLE = [] {
   BlockStartTable t{};  // rules of non-classes stay all zero
+  usize below = 0;      // the previous class's size
   for (u32 c = 0; c < NUM_SMALL_CLASSES; ++c) {
     const SizeClass& sc = SmallClasses::get(c);
     const u64 e = static_cast<u64>(sc.size) * sc.div_magic;  // mod 2^64
     t.magic[code_of_class(c)] = sc.div_magic;
     t.bound[code_of_class(c)] = e == 0 ? 1 : u64{sc.blocks} * e;
     t.mask[code_of_class(c)] = sc.span_bytes - 1;
+    t.first[code_of_class(c)] = below / 16;
+    t.count[code_of_class(c)] = (sc.size - below) / 16;
+    below = sc.size;
   }
   return t;
 }();
@@ -131,6 +141,27 @@ constexpr bool block_start_bounds_ok() {
   return true;
 }
 static_assert(block_start_bounds_ok());
+
+/// Whether a request of n bytes (malloc's alignment) lands in the class with
+/// code `code` (0: never): the sized free's claim, in two instructions.
+inline bool size_in_class(usize n, usize code) {
+  const BlockStartTable& t = BLOCK_START_TABLE;
+  return ((n - 1) >> 4) - t.first[code] < t.count[code];
+}
+
+/// Every size 1..SMALL_FAST_MAX is claimed by its own class (and, the ranges
+/// being consecutive, by no neighbour); sizes past the classes by none.
+constexpr bool size_in_class_agrees() {
+  const BlockStartTable& t = BLOCK_START_TABLE;
+  auto in = [&](usize n, usize c) { return ((n - 1) >> 4) - t.first[c] < t.count[c]; };
+  for (usize n = 1; n <= SMALL_FAST_MAX + 64; ++n) {
+    const usize code = n <= SMALL_FAST_MAX ? code_of_class(SmallClasses::class_for_size(n)) : NUM_SMALL_CODES - 1;
+    if (n <= SMALL_FAST_MAX && !in(n, code)) return false;
+    if (in(n, code - 1) || (code + 1 < 256 && in(n, code + 1)) || (n > SMALL_FAST_MAX && in(n, code))) return false;
+  }
+  return !in(0, code_of_class(0));
+}
+static_assert(size_in_class_agrees());
 
 /// Whether p starts a block slot of the class with code `code` (0: never).
 inline bool is_block_start(const void* p, usize code) {

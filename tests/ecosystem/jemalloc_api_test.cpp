@@ -48,7 +48,7 @@ TEST(Mallocx, ZeroFlagZeroesTheUsableSize) {
     void* p = strata_mallocx(size, ZERO | STRATA_MALLOCX_ALIGN(32));
     ASSERT_NE(p, nullptr);
     EXPECT_TRUE(all_zero(p, 0, strata_sallocx(p, 0))) << size;
-    strata_sdallocx(p, size, 0);
+    strata_sdallocx(p, size, STRATA_MALLOCX_ALIGN(32));  // the flags it was allocated with
   }
 }
 

@@ -15,7 +15,9 @@
 // overlap, contents across every move, usable size >= request and equal to
 // sallocx, calloc and MALLOCX_ZERO memory zeroed, nallocx a lower bound,
 // mallinfo2's live bytes >= the model's. Everything is freed at the end of
-// each input (the runtime is process-wide, shared by all inputs).
+// each input (the runtime is process-wide, shared by all inputs). Sized frees
+// claim what the block was allocated or last resized for, with its alignment
+// (the runtime checks the claim: a wrong one would abort the fuzzer).
 #define FUZZ_NO_FATAL_HOOK 1  // the runtime defines strata_fatal itself
 #include "fuzz_common.hpp"
 
@@ -51,10 +53,13 @@ void release(std::size_t i, unsigned how) {
   errno = 4242;
   switch (how % 5) {
     case 0: strata_free(b.ptr); break;
-    case 1: strata_free_sized(b.ptr, b.size); break;
+    case 1:  // C23: free_sized for malloc's alignment, free_aligned_sized for aligned_alloc's
+      if (b.align <= 16) strata_free_sized(b.ptr, b.size);
+      else strata_free_aligned_sized(b.ptr, b.align, b.size);
+      break;
     case 2: strata_free_aligned_sized(b.ptr, b.align, b.size); break;
     case 3: strata_dallocx(b.ptr, 0); break;
-    default: strata_sdallocx(b.ptr, b.size, 0); break;
+    default: strata_sdallocx(b.ptr, b.size, STRATA_MALLOCX_ALIGN(b.align)); break;  // the allocation's flags
   }
   FUZZ_CHECK(errno == 4242);
 }
@@ -137,8 +142,9 @@ void allocate(fuzz::Input& in) {
     case 5: accept(strata_valloc(n), n, 4096, in); break;
     case 6: {
       void* p = strata_pvalloc(n);
-      FUZZ_CHECK(usable(p) >= ((n + 4095) & ~std::size_t{4095}));
-      accept(p, n, 4096, in);
+      const std::size_t rounded = (n == 0 ? 4096 : (n + 4095) & ~std::size_t{4095});
+      FUZZ_CHECK(usable(p) >= rounded);
+      accept(p, rounded, 4096, in);  // allocated for whole pages: sized frees claim those
       break;
     }
     case 7: accept(strata_realloc(nullptr, n), n, 16, in); break;
@@ -181,10 +187,11 @@ void resize(fuzz::Input& in) {
     case 2:
       return moved(i, strata_rallocx(b.ptr, n == 0 ? 1 : n, 0), n == 0 ? 1 : n, in);
     default: {  // in place or not at all
+      const std::size_t old = usable(b.ptr);
       const std::size_t got = strata_xallocx(b.ptr, n, in.u8(), 0);
       FUZZ_CHECK(got == usable(b.ptr));
       fuzz::Shadow<512>::check(b, got);
-      if (got < b.size) {
+      if (got != old || got < b.size) {  // resized: sized frees now claim the new size
         b.size = got;
         fuzz::Shadow<512>::fill(b);
       }

@@ -7,7 +7,9 @@
  *  - std::align_val_t new (plain, array, nothrow) honours every power-of-two
  *    alignment 1 .. 4 MiB, with the aligned and sized+aligned deletes; classes
  *    declared alignas(64) / alignas(4096) get their alignment from new-expressions;
- *  - a sized delete with a wrong size is harmless (strata ignores the size);
+ *  - with sized_dealloc_check:false (mallctl opt.sized_dealloc_check), a
+ *    sized delete with a wrong size is harmless (strata ignores the size;
+ *    with the check on, the default, it aborts: misuse_sized.cpp);
  *  - new of an impossible size loops on the new-handler: a handler that frees
  *    a reserve on its first call lets the retry succeed (the failure is made
  *    real with RLIMIT_AS and a 1 TiB request); a handler that calls
@@ -34,6 +36,16 @@ const char* const MANGLED[] = {
     "_ZdaPvSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
     "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
 };
+
+extern "C" int mallctl(const char*, void*, std::size_t*, void*, std::size_t) __attribute__((weak));
+
+/// strata's opt.sized_dealloc_check (true without strata: a glibc reference run passes no wrong sizes).
+bool sized_check_on() {
+  bool on = true;
+  std::size_t len = sizeof on;
+  if (mallctl != nullptr) ST_CHECK(mallctl("opt.sized_dealloc_check", &on, &len, nullptr, 0) == 0);
+  return on;
+}
 
 void use(void* p, std::size_t n, std::size_t align, const char* who) {
   ST_CHECKF(p != nullptr, "%s(%zu) returned null", who, n);
@@ -64,10 +76,12 @@ void check_plain_forms() {
     void* f = ::operator new[](n);
     use(f, n, 16, "new[]");
     ::operator delete[](f, n);  // sized array
-    // A wrong size in a sized delete must not corrupt anything.
-    void* g = ::operator new(n);
-    use(g, n, 16, "new");
-    ::operator delete(g, n * 3 + 100);
+    // With the check off, a wrong size in a sized delete must not corrupt anything.
+    if (!sized_check_on()) {
+      void* g = ::operator new(n);
+      use(g, n, 16, "new");
+      ::operator delete(g, n * 3 + 100);
+    }
   }
   // New-expressions (the compiler's own calls).
   auto* arr = new std::uint64_t[1000];
