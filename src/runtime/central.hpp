@@ -144,10 +144,14 @@ class SmallArenas {
   void dealloc_batch(void* const* blocks, usize n, const char* fn);
 
   /// Takes back n free, tagged blocks of class cls, listed in blocks[] and
-  /// linked as chain c (SmallHeap::Chain): kept whole in the transfer cache
-  /// of their arena when they all belong to one and it has room, else given
-  /// back one by one. Aborts naming fn on a block no arena handed out.
-  void dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, const char* fn);
+  /// linked as chain c (SmallHeap::Chain), flushed by a thread that refills
+  /// from arena `own`: kept whole in the transfer cache of their arena when
+  /// they all belong to one other than `own` (remote frees, which the
+  /// arena's own threads will refill from) and it has room, else given back
+  /// one by one (a thread's own blocks go back to their spans, so emptied
+  /// spans serve other classes: kept, they pinned ~7 MB in frag-churn).
+  /// Aborts naming fn on a block no arena handed out.
+  void dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, u32 own, const char* fn);
 
   /// A chain of class cls from arena a's transfer cache, or none (n 0).
   SmallHeap::Chain take_chain(u32 a, u32 cls) { return heaps_[a].take_chain(cls); }

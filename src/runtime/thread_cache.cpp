@@ -103,7 +103,7 @@ void ThreadCache::flush_bin(u32 code, u32 keep) {
     // The batch leaves as a chain (its blocks stay linked and tagged), which
     // another thread's refill may take whole (the transfer cache).
     *static_cast<void**>(batch[n - 1]) = nullptr;
-    g_runtime.small.dealloc_chain(class_of_code(code), SmallHeap::Chain{batch[0], n}, batch, "free");
+    g_runtime.small.dealloc_chain(class_of_code(code), SmallHeap::Chain{batch[0], n}, batch, arena_, "free");
     t_prof.deallocated += n * small_class_size(class_of_code(code));  // thread.deallocated (prof.hpp)
   }
 }
