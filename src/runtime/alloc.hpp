@@ -114,7 +114,7 @@ inline bool sample_countdown(usize n) {
 inline void* allocate_fast(usize n) {
   if (__builtin_expect(n <= SMALL_FAST_MAX, 1)) {
     if (__builtin_expect(sample_countdown(n), 0)) return nullptr;  // prof.hpp: one sub, one branch
-    return ThreadCache::pop(small_code_of(n));
+    return ThreadCache::pop(ThreadCache::code_of(n));
   }
   return nullptr;  // the slow path counts larger requests down (allocate_after_fast)
 }

@@ -75,6 +75,8 @@ class ThreadCache {
  public:
   constexpr ThreadCache() = default;
 
+  /// small_code_of(n) from this thread's copy of the table (the fast path's lookup).
+  static usize code_of(usize n);
   /// Pops a block of the class with code `code` (config.hpp) from this
   /// thread's cache; null when the bin is empty. The block's free tag is
   /// cleared: it is live from here on.
@@ -150,6 +152,11 @@ class ThreadCache {
   /// one subtraction and one branch (sample_countdown), no second GOT load.
   /// After the bins, which keep offset 0.
   i64 bytes_until_sample = 0;
+  /// A per-thread copy of SMALL_CODE_TABLE (config.hpp; .tdata, copied by
+  /// the loader at thread creation): malloc's size-to-class lookup is then
+  /// one %fs-relative load off the TLS address it already has, where the
+  /// shared table needs its address formed first (one instruction of 56).
+  SmallCodeTable codes = SMALL_CODE_TABLE;
 };
 
 /// This thread's cache (static TLS, initial-exec: no allocation to reach it).
@@ -157,6 +164,9 @@ extern constinit thread_local ThreadCache t_cache;
 
 // The fast paths name t_cache itself (not `this`), so that each access is one
 // %fs-relative operand.
+
+/// Class code of an n-byte request, n <= SMALL_FAST_MAX (small_code_of, from this thread's copy).
+inline usize ThreadCache::code_of(usize n) { return t_cache.codes.code[(n + 15) >> 4]; }
 
 inline void* ThreadCache::pop(usize code) {
   void* p = t_cache.heads_[code];
