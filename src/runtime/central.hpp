@@ -6,7 +6,13 @@
 //    refill from, so threads on different cores rarely meet on a lock; a
 //    block always goes back to the arena whose segment holds it.
 //  - MediumHeap: the TLSF engine over Medium segments, for blocks too big for
-//    the slab classes and too small to deserve their own segments.
+//    the slab classes and too small to deserve their own segments. TLSF
+//    keeps its block headers in band, right after each block, so every
+//    medium block ends in a 16-byte canary (a value tied to its address,
+//    outside the usable bytes): a write of 1 to 16 bytes past the usable end
+//    lands on it, not on the next header, and the block's free or resize
+//    finds it overwritten and aborts with a heap-buffer-overflow message
+//    naming the block, before the engine reads anything it could corrupt.
 //
 // Both grow by asking the page source for another segment when the engine
 // answers NoMemory, give a segment back once nothing in it is in use (at a
@@ -179,15 +185,17 @@ class MediumHeap {
   explicit constexpr MediumHeap(PageSource* pages, SegmentKind kind = SegmentKind::Medium)
       : pages_(pages), kind_(kind) {}
 
-  /// A block of at least size bytes aligned to align; null when out of memory.
-  /// *usable (when non-null) gets its usable bytes.
+  /// A block of at least size bytes (rounded up to MIN_ALIGN: what
+  /// nallocx promises) aligned to align, its canary set; null when out of
+  /// memory. *usable (when non-null) gets its usable bytes.
   void* alloc(usize size, usize align, usize* usable = nullptr);
   /// Frees p (a pointer into one of this heap's segments); aborts naming fn
-  /// on misuse. Returns the usable bytes p had.
+  /// on misuse and on an overwritten canary. Returns the usable bytes p had.
   usize dealloc(void* p, const char* fn);
-  /// Usable bytes of live block p; aborts naming fn on misuse.
+  /// Usable bytes of live block p (the canary excluded); aborts naming fn on misuse.
   usize usable_size(const void* p, const char* fn);
-  /// Resizes p in place to new_size when its neighbour allows; false otherwise.
+  /// Resizes p in place to new_size when its neighbour allows (the canary
+  /// checked first, then moved to the new end); false otherwise.
   bool resize_in_place(void* p, usize new_size);
   /// Component operations (file comment); release as SmallHeap::release.
   usize release(Release what, u64 min_age_ms);
@@ -198,6 +206,10 @@ class MediumHeap {
 
  private:
   bool grow();  // adds one segment of kind_; lock held
+  /// The engine's bytes of block p (usable + canary; 0 when p is not a live
+  /// block) and in *bad the first overwritten canary byte (CANARY_BYTES
+  /// when intact). Lock held; reports are made after it is released.
+  usize inspect(const void* p, usize* bad) const;
   PageSource* pages_;
   SegmentKind kind_;
   Lock lock_{};

@@ -51,7 +51,7 @@ struct MediumTlsfConfig {
 };
 using MediumEngine = Tlsf<MediumTlsfConfig>;
 /// Every medium request fits one fresh segment (MediumHeap grows by one).
-static_assert(MEDIUM_MAX + MEDIUM_MAX_ALIGN + MediumEngine::MIN_BLOCK + MediumEngine::MIN_POOL_SIZE <= SEGMENT_SIZE);
+static_assert(MEDIUM_MAX + 2 * MIN_ALIGN + MEDIUM_MAX_ALIGN + MediumEngine::MIN_BLOCK + MediumEngine::MIN_POOL_SIZE <= SEGMENT_SIZE);
 
 inline constexpr u32 NUM_SMALL_CLASSES = SmallClasses::NUM_CLASSES;
 inline constexpr u32 NO_SMALL_CLASS = SmallClasses::NO_CLASS;

@@ -12,7 +12,9 @@
  * first), double_free_cross_thread, interior_small, interior_medium,
  * interior_large, stack_pointer, wild_pointer, foreign_glibc (a block from
  * glibc's own malloc, reached through libc.so.6), realloc_invalid,
- * realloc_freed, usable_size_invalid.
+ * realloc_freed, usable_size_invalid, overflow_medium_1 / overflow_medium_8
+ * (a write of 1 / 8 bytes past the usable end of a 256 KiB block, found by
+ * its free), overflow_medium_realloc (found by the realloc that would grow it).
  */
 #include <pthread.h>
 
@@ -115,6 +117,22 @@ int main(int argc, char** argv) {
     announce(p);
     void* q = realloc(p, 100);
     printf("realloc returned %p\n", q);
+  } else if (strncmp(c, "overflow_medium_", 16) == 0) {
+    const size_t n = 256 * 1024;
+    char* p = (char*)fresh(n);
+    ST_CHECK(malloc_usable_size(p) == n); /* the write below is past the usable end */
+    announce(p);
+    if (strcmp(c + 16, "8") == 0) {
+      memset(st_launder(p + n), 0x41, 8);
+    } else {
+      ((volatile char*)st_launder(p))[n] = 0;
+    }
+    if (strcmp(c + 16, "realloc") == 0) {
+      void* q = realloc(p, 2 * n);
+      printf("realloc returned %p\n", q);
+    } else {
+      free(p);
+    }
   } else if (strcmp(c, "usable_size_invalid") == 0) {
     char* p = (char*)fresh(64);
     announce(p + 8);
