@@ -21,7 +21,9 @@
 #   --quick          CI smoke: fewer workloads, smaller scales, 2 runs (< 3 minutes)
 #   --runs N         runs per workload and allocator (default 3; quick 2)
 #   --alloc LIST     subset of glibc,jemalloc,mimalloc,tcmalloc,strata (default: all);
-#                    NAME=/path/lib.so adds another library, e.g. strata-old=/tmp/old/libstrata.so
+#                    NAME=/path/lib.so adds another library, e.g. strata-old=/tmp/old/libstrata.so;
+#                    NAME=/path/lib.so@CONF runs it with STRATA_CONF=CONF (';' for ','), e.g.
+#                    strata-off=build-bench/interpose/libstrata.so@guarded_sample_rate:0
 #   --only LIST      run only these workloads (see --list)
 #   --no-build       use the existing build as it is
 # Environment:
@@ -57,12 +59,18 @@ done
 # ---- allocators ---------------------------------------------------------------
 libdir=/usr/lib/x86_64-linux-gnu
 all_allocs=(glibc jemalloc mimalloc tcmalloc strata)
+declare -A conf=()
 declare -A lib=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2 [mimalloc]=$libdir/libmimalloc.so.2
   [tcmalloc]=$libdir/libtcmalloc_minimal.so.4 [strata]=${STRATA_LIB:-$build/interpose/libstrata.so})
 if [ -n "$alloc_arg" ]; then IFS=, read -r -a allocs <<<"$alloc_arg"; else allocs=("${all_allocs[@]}"); fi
 for i in "${!allocs[@]}"; do
   a=${allocs[$i]}
-  if [[ $a == *=* ]]; then allocs[$i]=${a%%=*}; lib[${a%%=*}]=${a#*=}; continue; fi
+  if [[ $a == *=* ]]; then
+    spec=${a#*=} allocs[$i]=${a%%=*}
+    lib[${a%%=*}]=${spec%%@*}
+    if [[ $spec == *@* ]]; then conf[${a%%=*}]=${spec#*@}; conf[${a%%=*}]=${conf[${a%%=*}]//;/,}; fi
+    continue
+  fi
   [ -n "${lib[$a]+x}" ] || { echo "bench.sh: unknown allocator '$a' (know: ${all_allocs[*]})" >&2; exit 2; }
 done
 
@@ -151,6 +159,7 @@ if [ $mode = micro ]; then
   for a in "${allocs[@]}"; do
     echo "=== malloc_bench under $a"
     pre=(); [ -n "${lib[$a]}" ] && pre=("LD_PRELOAD=${lib[$a]}")
+      [ -n "${conf[$a]:-}" ] && pre+=("STRATA_CONF=${conf[$a]}")
     env -u LD_PRELOAD "${pre[@]}" "$build/bench/malloc_bench" "${gb_args[@]}" \
       --benchmark_out="$out/malloc_$a.json" --benchmark_out_format=json >"$out/malloc_$a.txt" 2>&1 ||
       { echo "bench.sh: malloc_bench failed under $a:"; tail -n 5 "$out/malloc_$a.txt"; exit 1; } >&2
@@ -201,6 +210,7 @@ for ((r = 0; r < runs; r++)); do
       a=${allocs[$(( (k + r) % ${#allocs[@]} ))]}  # rotate who goes first each run
       n=$((n + 1)); log=$raw/$name.$a.$r
       pre=(); [ -n "${lib[$a]}" ] && pre=("LD_PRELOAD=${lib[$a]}")
+      [ -n "${conf[$a]:-}" ] && pre+=("STRATA_CONF=${conf[$a]}")
       # shellcheck disable=SC2086  # cmd is a word list on purpose
       if /usr/bin/time -o "$log.time" -f "%e %M %U %S" timeout -k 5 "$limit" \
           env -u LD_PRELOAD "${pre[@]}" $cmd <"$stdin" >"$log.out" 2>"$log.err"; then
