@@ -69,32 +69,36 @@ const char* kind_name(int k) {
 }  // namespace
 
 void GuardedPool::configure(const Options& o, bool profiling) {
-  if (o.guarded_sample_rate == 0) return;
-  if (profiling) {
+  bool pool = false;
+  if (o.guarded_sample_rate != 0 && profiling) {
     warn("guarded_sample_rate ignored: prof:true owns the sampling countdown");
-    return;
+  } else if (o.guarded_sample_rate != 0) {
+    page_ = os::page_size();
+    nslots_ = static_cast<u32>(o.guarded_slots);
+    const usize want = (2 * usize{nslots_} + 1) * page_;
+    bytes_ = (want + SEGMENT_SIZE - 1) & ~SEGMENT_MASK;
+    base_ = static_cast<char*>(os::map_aligned(bytes_, SEGMENT_SIZE));
+    const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
+    void* meta = base_ != nullptr ? os::map_aligned(table, page_) : nullptr;
+    if (meta == nullptr || !os::protect(base_, bytes_, false)) {
+      warn("guarded pool: no memory; guarded sampling off");
+      base_ = nullptr;
+    } else {
+      slots_ = static_cast<Slot*>(meta);
+      fifo_ = reinterpret_cast<u32*>(slots_ + nslots_);
+      for (u32 i = 0; i < nslots_; ++i) fifo_[i] = i;
+      fifo_count_ = nslots_;
+      set_segment_tag(base_, bytes_ / SEGMENT_SIZE, segment_tag_for(SegmentKind::Guarded, 0));
+      pool = true;
+    }
   }
-  page_ = os::page_size();
-  nslots_ = static_cast<u32>(o.guarded_slots);
-  const usize want = (2 * usize{nslots_} + 1) * page_;
-  bytes_ = (want + SEGMENT_SIZE - 1) & ~SEGMENT_MASK;
-  base_ = static_cast<char*>(os::map_aligned(bytes_, SEGMENT_SIZE));
-  const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
-  void* meta = base_ != nullptr ? os::map_aligned(table, page_) : nullptr;
-  if (meta == nullptr || !os::protect(base_, bytes_, false)) {
-    warn("guarded pool: no memory; guarded sampling off");
-    return;
-  }
-  slots_ = static_cast<Slot*>(meta);
-  fifo_ = reinterpret_cast<u32*>(slots_ + nslots_);
-  for (u32 i = 0; i < nslots_; ++i) fifo_[i] = i;
-  fifo_count_ = nslots_;
-  set_segment_tag(base_, bytes_ / SEGMENT_SIZE, segment_tag_for(SegmentKind::Guarded, 0));
+  // The handler reports faults in the pool and on huge blocks' guard pages.
+  if (!pool && !o.huge_guard) return;
   if (!os::install_fault_handler(&GuardedPool::on_fault, &old_action_)) {
-    warn("guarded pool: sigaction failed; guarded sampling off");
+    warn("guarded pool: sigaction failed; guarded sampling off, huge guard faults unreported");
     return;
   }
-  rate_ = static_cast<u64>(o.guarded_sample_rate);
+  if (pool) rate_ = static_cast<u64>(o.guarded_sample_rate);
 }
 
 i64 GuardedPool::next_distance(ProfThread& t) const {
@@ -103,6 +107,16 @@ i64 GuardedPool::next_distance(ProfThread& t) const {
 }
 
 usize GuardedPool::capture(void** out) const {
+  // strata's own frames are left out (as the profiler's); their range is
+  // looked up at the first capture, not at initialisation, which may run
+  // inside the dynamic loader.
+  if (__atomic_load_n(&skip_hi_, __ATOMIC_ACQUIRE) == 0) {
+    uptr lo = 0, hi = 0;
+    if (os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), lo, hi)) {
+      __atomic_store_n(&skip_lo_, lo, __ATOMIC_RELAXED);
+      __atomic_store_n(&skip_hi_, hi, __ATOMIC_RELEASE);
+    }
+  }
   return os::backtrace(out, FRAMES, __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED),
                        __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED), nullptr);
 }
@@ -111,13 +125,6 @@ void* GuardedPool::alloc(usize n, usize align) {
   if (align < MIN_ALIGN) align = MIN_ALIGN;
   const usize cls = usable_size_for(n, align);  // nallocx's answer: malloc_usable_size promises as much
   if (cls == 0 || cls > page_ || align > page_ || __atomic_load_n(&fifo_count_, __ATOMIC_RELAXED) == 0) return nullptr;
-  if (__atomic_load_n(&skip_hi_, __ATOMIC_ACQUIRE) == 0) {  // strata's own frames (as the profiler's)
-    uptr lo = 0, hi = 0;
-    if (os::code_range_of(reinterpret_cast<const void*>(&prof_countdown), lo, hi)) {
-      __atomic_store_n(&skip_lo_, lo, __ATOMIC_RELAXED);
-      __atomic_store_n(&skip_hi_, hi, __ATOMIC_RELEASE);
-    }
-  }
   void* frames[FRAMES];
   const usize depth = capture(frames);
   u32 i = 0;
@@ -209,11 +216,13 @@ usize GuardedPool::usable_size(const void* p, const char* fn) {
   return s.usable;
 }
 
-void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char* fn, const void* fault_pc) {
-  __atomic_add_fetch(&faults_, 1, __ATOMIC_RELAXED);
+namespace {
+/// A report's first line: `strata: ERROR: <kind> on address <a> (thread <t>)`
+/// for a fault, `... <kind> in <fn>() of <a> ...` for a bad call.
+void report_head(const char* kind, const void* addr, const char* fn) {
   Line l;
   l.put("strata: ERROR: ");
-  l.put(kind_name(static_cast<int>(kind)));
+  l.put(kind);
   l.put(fn != nullptr ? " in " : " on address ");
   if (fn != nullptr) {
     l.put(fn);
@@ -224,6 +233,24 @@ void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char*
   l.dec(os::thread_id());
   l.put(")");
   l.flush();
+}
+}  // namespace
+
+void GuardedPool::report_where(const char* what, const void* fault_pc) const {
+  void* frames[FRAMES];
+  const usize depth = capture(frames);
+  Line l;
+  l.put("  ");
+  l.put(what);
+  l.put(" at:");
+  l.flush();
+  print_stack(frames, depth, fault_pc);
+}
+
+void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char* fn, const void* fault_pc) {
+  __atomic_add_fetch(&faults_, 1, __ATOMIC_RELAXED);
+  report_head(kind_name(static_cast<int>(kind)), addr, fn);
+  Line l;
   if (s == nullptr || s->state == State::Never) {
     l.put("  the address is in strata's guarded pool, in no block");
     l.flush();
@@ -259,15 +286,23 @@ void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char*
     l.flush();
     print_stack(s->free_stack, s->free_depth);
   }
-  {  // where it happened: the bad call, or the faulting access (through the signal frame)
-    void* frames[FRAMES];
-    const usize depth = capture(frames);
-    l.put("  ");
-    l.put(fn == nullptr ? "accessed" : kind == Kind::DoubleFree ? "freed again" : "the bad call");
-    l.put(" at:");
-    l.flush();
-    print_stack(frames, depth, fault_pc);
-  }
+  // where it happened: the bad call, or the faulting access (through the signal frame)
+  report_where(fn == nullptr ? "accessed" : kind == Kind::DoubleFree ? "freed again" : "the bad call", fault_pc);
+}
+
+void GuardedPool::report_huge_overflow(const void* addr, const void* block, usize usable, const void* pc) {
+  __atomic_add_fetch(&faults_, 1, __ATOMIC_RELAXED);
+  report_head(kind_name(static_cast<int>(Kind::Overflow)), addr, nullptr);
+  Line l;
+  l.put("  the address is ");
+  l.dec(reinterpret_cast<uptr>(addr) - (reinterpret_cast<uptr>(block) + usable));
+  l.put(" bytes after the end of a huge block of ");
+  l.dec(usable);
+  l.put(" usable bytes at ");
+  l.hex(reinterpret_cast<uptr>(block));
+  l.put(" (live; the page after it is its guard)");
+  l.flush();
+  report_where("accessed", pc);
 }
 
 void GuardedPool::fatal(Kind kind, u32 slot, const void* addr, const char* fn) {
@@ -306,10 +341,18 @@ void GuardedPool::report_fault(const void* addr, const void* pc) {
 void GuardedPool::on_fault(int sig, void* info, void* context) {
   GuardedPool& g = g_runtime.guarded;
   const void* addr = os::fault_address(info);
-  if (g.in_pool(addr)) {
+  const void* block = nullptr;
+  usize usable = 0;
+  const bool pool = g.in_pool(addr);
+  if (pool || (segment_kind(addr) == SegmentKind::Huge && g_runtime.huge.guard_owner(addr, &block, &usable))) {
     // One report (another thread's fault meanwhile waits for the process to die).
-    if (__atomic_exchange_n(&g.in_handler_, 1u, __ATOMIC_ACQ_REL) == 0) g.report_fault(addr, os::fault_pc(context));
-    else for (;;) os::sleep_ms(1000);
+    if (__atomic_exchange_n(&g.in_handler_, 1u, __ATOMIC_ACQ_REL) != 0) {
+      for (;;) os::sleep_ms(1000);
+    } else if (pool) {
+      g.report_fault(addr, os::fault_pc(context));
+    } else {
+      g.report_huge_overflow(addr, block, usable, os::fault_pc(context));
+    }
     os::restore_fault_handler(g.old_action_);  // the fault repeats on return, under the old disposition
     return;
   }

@@ -29,6 +29,10 @@
 // GUARDED_MEAN_BYTES; larger allocations are sampled more often. With
 // profiling on the profiler owns the countdown and guarded sampling stays off.
 //
+// strata's SIGSEGV handler lives here: installed when the pool is on or
+// huge blocks have guard pages (huge_guard, huge.hpp), it reports faults in
+// the pool and on those guards.
+//
 // Reports (guarded.cpp) never allocate: SIGSEGV in the pool prints the kind,
 // address, offset, block size, thread, the allocation stack and (after free)
 // the free stack, then reinstates the previous disposition and returns, so
@@ -59,8 +63,9 @@ class GuardedPool {
   GuardedPool& operator=(const GuardedPool&) = delete;
 
   /// Takes the options (once, at initialisation, no lock held). With
-  /// guarded_sample_rate > 0 maps the pool and the slot table and installs
-  /// the SIGSEGV handler; warns and stays off when it cannot.
+  /// guarded_sample_rate > 0 maps the pool and the slot table; installs the
+  /// SIGSEGV handler when the pool is on or huge_guard is; warns and stays
+  /// off when it cannot.
   void configure(const Options& o, bool profiling);
   bool enabled() const { return rate_ != 0; }
   /// guarded_sample_rate:1 (every allocation the pool can take).
@@ -83,6 +88,9 @@ class GuardedPool {
   }
   /// The SIGSEGV handler's work for addr in the pool, faulting at pc: the report.
   void report_fault(const void* addr, const void* pc);
+  /// The report for a fault at addr on the guard page after huge block
+  /// `block` of `usable` bytes (huge.hpp), faulting at pc.
+  void report_huge_overflow(const void* addr, const void* block, usize usable, const void* pc);
   /// The handler (os::FaultHandler).
   static void on_fault(int sig, void* info, void* context);
 
@@ -118,6 +126,8 @@ class GuardedPool {
   usize capture(void** out) const;
   [[noreturn]] void fatal(Kind kind, u32 slot, const void* addr, const char* fn);
   void report(Kind kind, const Slot* s, const void* addr, const char* fn, const void* fault_pc);
+  /// A report's last part: `  <what> at:` and this thread's stack.
+  void report_where(const char* what, const void* fault_pc) const;
 
   char* base_ = nullptr;
   usize bytes_ = 0;
@@ -131,7 +141,7 @@ class GuardedPool {
   u32 in_use_ = 0;
   u64 live_bytes_ = 0;  ///< usable bytes of the live blocks (atomic)
   u32 in_handler_ = 0;  ///< a report is being written (atomic)
-  uptr skip_lo_ = 0, skip_hi_ = 0;  ///< strata's own code (left out of stacks)
+  mutable uptr skip_lo_ = 0, skip_hi_ = 0;  ///< strata's own code (left out of stacks; set at the first capture)
   os::SavedAction old_action_{};
   Lock lock_{};
 };

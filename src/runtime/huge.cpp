@@ -7,7 +7,6 @@
 #include "strata/align.hpp"
 
 namespace strata::rt {
-namespace {
 
 /// Lives just before the block. `check` ties the header to its block so a
 /// stray pointer that happens to land on a page boundary inside a huge block
@@ -17,9 +16,14 @@ struct HugeHeader {
   void* base;    ///< first segment
   usize nsegs;   ///< segments in the run
   usize usable;  ///< writable bytes from the block start
-  bool fresh;    ///< freshly mapped: the block reads as zero
+  char* guard;   ///< the inaccessible page after the block (null: none)
+  HugeHeader* prev;  ///< live blocks, linked for the fault handler (HugeHeap::live_)
+  HugeHeader* next;
   u32 sample;    ///< the heap profiler's record of this block (0: not sampled)
+  bool fresh;    ///< freshly mapped: the block reads as zero
 };
+
+namespace {
 
 constexpr usize CACHE_MAX_RUN = 32u << 20;
 constexpr usize CACHE_MAX_BYTES = 64u << 20;
@@ -137,11 +141,34 @@ usize HugeHeap::usable_for(usize n, usize align) {
   return usable_bytes(n, block_offset(align, page) & (page - 1), page, body) ? body : 0;
 }
 
+char* HugeHeap::move_guard(char* have, char* want) {
+  if (have == want) return have;
+  const usize page = os::page_size();
+  if (have != nullptr && !os::protect(have, page, true)) return have;  // cannot lift it: keep it where it is known
+  return want != nullptr && os::protect(want, page, false) ? want : nullptr;
+}
+
+void HugeHeap::link(HugeHeader* h) {
+  LockGuard g(cache_lock_);
+  h->prev = nullptr;
+  h->next = live_;
+  if (live_ != nullptr) live_->prev = h;
+  __atomic_store_n(&live_, h, __ATOMIC_RELEASE);  // the fault handler walks it without the lock
+}
+
+void HugeHeap::unlink(HugeHeader* h) {
+  LockGuard g(cache_lock_);
+  if (h->next != nullptr) h->next->prev = h->prev;
+  if (h->prev != nullptr) __atomic_store_n(&h->prev->next, h->next, __ATOMIC_RELEASE);
+  else __atomic_store_n(&live_, h->next, __ATOMIC_RELEASE);
+}
+
 void* HugeHeap::alloc(usize n, usize align) {
   const usize page = os::page_size();
   const usize offset = block_offset(align, page);
   usize body = 0, total = 0;
   if (!usable_bytes(n, offset & (page - 1), page, body) || !checked_add(body, offset, total)) return nullptr;
+  if (guard_ && !checked_add(total, page, total)) return nullptr;  // room for the guard page
   usize span = 0;
   if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
   const usize nsegs = span / SEGMENT_SIZE;
@@ -163,15 +190,18 @@ void* HugeHeap::alloc(usize n, usize align) {
       if (run.base == nullptr) return nullptr;
     }
     run.nsegs = nsegs;
+    run.guard = nullptr;
   }
   char* block = static_cast<char*>(run.base) + offset;
   auto* h = reinterpret_cast<HugeHeader*>(block - (offset == HEADER_BYTES ? HEADER_BYTES : page));
   h->base = run.base;
   h->nsegs = run.nsegs;
   h->usable = body;
+  h->guard = move_guard(run.guard, guard_ ? block + body : nullptr);
   h->fresh = fresh;
   h->sample = 0;
   h->check = check_of(block);
+  link(h);
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&bytes_, body, __ATOMIC_RELAXED);
   return block;
@@ -180,8 +210,9 @@ void* HugeHeap::alloc(usize n, usize align) {
 u32 HugeHeap::free(void* p, const char* fn, usize* usable) {
   HugeHeader* h = header_of(p, fn);
   if (usable != nullptr) *usable = h->usable;
-  const CachedRun run{h->base, h->nsegs, os::now_ms()};
+  const CachedRun run{h->base, h->nsegs, os::now_ms(), h->guard};
   const u32 sample = h->sample;
+  unlink(h);
   __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&bytes_, h->usable, __ATOMIC_RELAXED);
   h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
@@ -210,16 +241,36 @@ usize HugeHeap::usable_size(const void* p, const char* fn) const { return header
 bool HugeHeap::resize(void* p, usize n) {
   HugeHeader* h = header_of(p, "realloc");
   const usize page = os::page_size();
-  usize body = 0;
+  usize body = 0, need = 0;
   if (!usable_bytes(n, reinterpret_cast<uptr>(p) & (page - 1), page, body)) return false;
+  if (!checked_add(body, guard_ ? page : 0, need)) return false;
   const uptr end_of_run = reinterpret_cast<uptr>(h->base) + h->nsegs * SEGMENT_SIZE;
-  if (reinterpret_cast<uptr>(p) + body > end_of_run) return false;  // would leave the run
-  // The whole run is mapped read/write: growing needs nothing; shrinking
-  // gives the pages past the new end back.
+  if (reinterpret_cast<uptr>(p) + need > end_of_run) return false;  // would leave the run
+  // The run is mapped read/write but for the guard, which moves to the new
+  // end; shrinking gives the pages past the new end back.
   if (body < h->usable) os::purge(static_cast<char*>(p) + body, h->usable - body);
+  h->guard = move_guard(h->guard, guard_ ? static_cast<char*>(p) + body : nullptr);
   __atomic_fetch_add(&bytes_, body - h->usable, __ATOMIC_RELAXED);  // wraps correctly
   h->usable = body;
   return true;
+}
+
+bool HugeHeap::guard_owner(const void* addr, const void** block, usize* usable) const {
+  const uptr a = reinterpret_cast<uptr>(addr);
+  const usize page = os::page_size();
+  // The handler cannot take the lock (the faulting thread may hold it in
+  // strata's own code); the walk reads headers of live blocks, which stay
+  // mapped while linked, and a bounded number of them.
+  usize steps = 0;
+  for (const HugeHeader* h = __atomic_load_n(&live_, __ATOMIC_ACQUIRE); h != nullptr && steps < (usize{1} << 20);
+       h = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE), ++steps) {
+    const char* g = h->guard;
+    if (g == nullptr || a < reinterpret_cast<uptr>(g) || a - reinterpret_cast<uptr>(g) >= page) continue;
+    *block = g - h->usable;
+    *usable = h->usable;
+    return true;
+  }
+  return false;
 }
 
 void HugeHeap::collect(Snapshot& s) const {

@@ -17,6 +17,15 @@
 // mapping fresh memory). Whether runs are kept at all, and how old they may
 // grow, is the purge policy's (purge.hpp): release() takes the age.
 //
+// Guard: with huge_guard (the default) the page right after a block's usable
+// end is made inaccessible, so a linear overflow faults at its first byte
+// past the end. The run is mapped with room for it (the address space of a
+// page; no memory). A cached run keeps its guard, so a program cycling
+// buffers of one size pays no mprotect; a reuse at another size moves it.
+// A fault on a guard is reported by strata's SIGSEGV handler (guarded.hpp)
+// as a heap-buffer-overflow naming the block, which guard_owner finds
+// through the list of live blocks (their headers are linked).
+//
 // HugeHeap is one of the Runtime's heap components (central.hpp).
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -25,6 +34,8 @@
 #include "runtime/central.hpp"
 
 namespace strata::rt {
+
+struct HugeHeader;  // huge.cpp: the header before each block
 
 class HugeHeap {
  public:
@@ -61,6 +72,15 @@ class HugeHeap {
   /// strata no longer maps but did hand out, i.e. a double free (for messages).
   bool recently_released(const void* p) const;
 
+  /// Whether blocks get a guard page (the huge_guard option; at init).
+  void set_guard(bool on) { guard_ = on; }
+  bool guarded() const { return guard_; }
+
+  /// The SIGSEGV handler's question: when addr lies on the guard page of a
+  /// live huge block, that block and its usable bytes, and true; false for
+  /// any other address. Takes no lock and never allocates.
+  bool guard_owner(const void* addr, const void** block, usize* usable) const;
+
   /// Whether freed runs are kept for reuse (the purge policy decides: at
   /// init, and while strata is over its soft memory limit). Any thread.
   void set_keep_freed_runs(bool keep) { __atomic_store_n(&keep_freed_, keep, __ATOMIC_RELAXED); }
@@ -79,6 +99,7 @@ class HugeHeap {
     void* base;
     usize nsegs;
     u64 freed_ms;
+    char* guard;  ///< its inaccessible page (null: none)
   };
   static constexpr usize CACHE_SLOTS = 16;
   /// The last RELEASED_RING blocks whose memory went back to the OS, so a
@@ -92,9 +113,16 @@ class HugeHeap {
   /// outside the lock; their bytes.
   template <class Pick> usize release_cached(Pick pick);
   void remember_released(const void* p);
+  /// Moves run's guard page to `want` (null: none); the page it ends on, or
+  /// null when the kernel refuses (too many mappings: the block goes unguarded).
+  static char* move_guard(char* have, char* want);
+  void link(HugeHeader* h);
+  void unlink(HugeHeader* h);
 
   PageSource* pages_;
   bool keep_freed_ = true;
+  bool guard_ = false;
+  HugeHeader* live_ = nullptr;  ///< live blocks' headers, linked (under cache_lock_)
   usize count_ = 0;  ///< live blocks (atomic)
   usize bytes_ = 0;  ///< their usable bytes (atomic)
   Lock cache_lock_{};

@@ -69,6 +69,7 @@ constexpr OptionSlot OPTIONS[] = {
     opt_string("stats_print_opts", STATS_OPTS_MAX, offsetof(Options, stats_print_opts)),
     opt_bool("verbose", offsetof(Options, verbose)),
     opt_bool("sized_dealloc_check", offsetof(Options, sized_dealloc_check)),
+    opt_bool("huge_guard", offsetof(Options, huge_guard)),
     opt_bool("prof", offsetof(Options, prof)),
     opt_bool("prof_active", offsetof(Options, prof_active)),
     opt_int("lg_prof_sample", 0, PROF_LG_MAX, offsetof(Options, lg_prof_sample)),

@@ -49,6 +49,7 @@ struct Options {
   bool stats_print = false;              ///< print statistics at exit
   bool verbose = false;                  ///< print the options in effect at start
   bool sized_dealloc_check = true;       ///< sized/aligned frees whose claim the block contradicts abort
+  bool huge_guard = true;                ///< an inaccessible page after every huge block's usable end
   char stats_print_opts[STATS_OPTS_MAX + 1] = {};  ///< opts for the exit report (strata_stats_print letters)
   char cgroup_dir[CGROUP_DIR_MAX + 1] = {};        ///< the cgroup directory to read ("": find the process's own)
   // Heap profiling (runtime/prof.hpp; jemalloc's names and defaults, prefix "strata").

@@ -98,6 +98,7 @@ void Runtime::initialise() {
     load_options(options);
     limits.configure(options);
     prof.configure(options);
+    huge.set_guard(options.huge_guard);
     guarded.configure(options, prof.enabled());
     purge.start();
     __atomic_store_n(&init_state_, 2u, __ATOMIC_RELEASE);

@@ -1,11 +1,12 @@
 #!/bin/sh
-# Runs guarded_probe <mode> with libstrata preloaded and guarded_sample_rate:1;
+# Runs guarded_probe <mode> with libstrata preloaded and guarded_sample_rate:1
+# (or STRATA_CONF=$GUARDED_TEST_CONF when that is set: "" for the defaults);
 # checks the exit status (signal) and that the report names the kind and
 # the probe's functions. Usage: guarded_check.sh <lib> <probe> <mode> <status> <kind> [<fn>...]
 lib=$1 probe=$2 mode=$3 status=$4 kind=$5
 shift 5
 out=$(mktemp)
-STRATA_CONF=guarded_sample_rate:1 LD_PRELOAD=$lib "$probe" "$mode" >"$out" 2>&1
+STRATA_CONF=${GUARDED_TEST_CONF-guarded_sample_rate:1} LD_PRELOAD=$lib "$probe" "$mode" >"$out" 2>&1
 rc=$?
 cat "$out"
 fail=0

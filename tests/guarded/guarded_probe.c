@@ -91,6 +91,13 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (strcmp(m, "chain") == 0) return chain();
   if (strcmp(m, "stats") == 0) return stats();
+  if (strcmp(m, "huge_overflow") == 0) {  // huge blocks (huge_guard): the page after the usable end
+    char* h = probe_allocate((size_t)4 << 20);
+    probe_write(h, (long)malloc_usable_size(h) - 1);  // the last usable byte: fine
+    probe_write(h, (long)malloc_usable_size(h));      // one past it: the guard page
+    printf("overflow not detected\n");
+    return 0;
+  }
   char* p = probe_allocate(37);
   if (strcmp(m, "overflow1") == 0) {
     probe_write(p, 48);  // past the 16-byte-rounded end: the guard page
