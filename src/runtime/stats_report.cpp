@@ -116,15 +116,19 @@ void emit_limits(Emitter& e, const Snapshot& s) {
   e.kv("soft_passes", "purge passes forced by the soft limit", l.soft_passes);
   e.kv("reclaimed", "bytes given back because of a limit", l.reclaimed);
   e.end();
+  e.begin("thp", "Transparent huge pages:");
+  e.kv_str("mode", "mode (opt.thp)", THP_CHOICES[static_cast<usize>(g_runtime.pages.thp())]);
+  e.kv("anon_huge", "AnonHugePages of strata's segments (bytes)", g_runtime.pages.anon_huge_bytes());
+  e.end();
+}
+
+// Not tied to an opts letter: the memory-limits letter hid it before.
+void emit_guarded(Emitter& e, const Snapshot& s) {
   e.begin("guarded", "Guarded sampling:");
   e.kv("samples", "allocations placed in a guarded slot", s.guarded.samples);
   e.kv("slots", "slots in the pool (0 = off)", s.guarded.slots);
   e.kv("in_use", "slots holding a live block", s.guarded.in_use);
   e.kv("faults", "errors reported", s.guarded.faults);
-  e.end();
-  e.begin("thp", "Transparent huge pages:");
-  e.kv_str("mode", "mode (opt.thp)", THP_CHOICES[static_cast<usize>(g_runtime.pages.thp())]);
-  e.kv("anon_huge", "AnonHugePages of strata's segments (bytes)", g_runtime.pages.anon_huge_bytes());
   e.end();
 }
 
@@ -159,6 +163,7 @@ void write_stats(WriteCb cb, void* opaque, const char* opts) {
   if (sec.engines) emit_engines(e, s);
   if (sec.huge) emit_huge(e, s);
   if (sec.limits) emit_limits(e, s);
+  emit_guarded(e, s);
   if (sec.classes) emit_classes(e);
   e.end();
   e.end("___ End strata statistics ___");
