@@ -4,10 +4,10 @@
 // from write_stats() (src/runtime/stats_report.hpp), which never allocates.
 #include <errno.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 
 #include "export.hpp"
+#include "platform/os.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/stats_report.hpp"
 
@@ -64,8 +64,7 @@ STRATA_EXPORT struct mallinfo strata_mallinfo() noexcept {
 /// not a cancellation point: write(2) is one, so cancellation is disabled
 /// around the output and restored after.
 STRATA_EXPORT void strata_malloc_stats() noexcept {
-  int old_state = 0;
-  ::pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old_state);
+  const int old_state = os::disable_cancel();
   const struct mallinfo2 m = strata_mallinfo2();
   char buf[512];
   const int n = ::snprintf(buf, sizeof buf,
@@ -75,7 +74,7 @@ STRATA_EXPORT void strata_malloc_stats() noexcept {
                            m.arena, m.uordblks, m.arena + m.hblkhd, m.uordblks + m.hblkhd, m.hblks, m.hblkhd);
   if (n > 0) write_to_stderr(nullptr, buf);
   write_stats(write_to_stderr, nullptr, "");
-  ::pthread_setcancelstate(old_state, nullptr);
+  os::restore_cancel(old_state);
 }
 
 /// glibc's malloc_info(0, fp): the same XML root and elements. <sizes> lists,

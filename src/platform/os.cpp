@@ -17,6 +17,10 @@
 #include <unistd.h>
 #include <unwind.h>
 
+extern "C" void _IO_list_lock(void);
+extern "C" void _IO_list_unlock(void);
+extern "C" void _IO_list_resetlock(void);
+
 namespace strata::os {
 namespace {
 /// The page size, read once from the auxiliary vector (an immutable fact of
@@ -67,6 +71,17 @@ void release(void* p, usize bytes) {
   ::munmap(p, bytes);
   errno = saved;
 }
+
+void stdio_list_lock() { _IO_list_lock(); }
+void stdio_list_unlock() { _IO_list_unlock(); }
+void stdio_list_reset_in_child() { _IO_list_resetlock(); }
+
+int disable_cancel() {
+  int old = 0;
+  ::pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+  return old;
+}
+void restore_cancel(int state) { ::pthread_setcancelstate(state, nullptr); }
 
 MapResult map_fixed(void* p, usize bytes) {
   const int saved = errno;

@@ -103,6 +103,16 @@ void set_thread_key(u32 key, void* value);
 
 /// Registers fork handlers (pthread_atfork). May allocate.
 void at_fork(void (*prepare)(), void (*parent)(), void (*child)());
+/// glibc's lock of its list of FILEs (_IO_list_lock), which its fork() takes
+/// after the prepare handlers: taken first by strata's prepare handler so the
+/// order is list -> strata everywhere; released in the parent, reset in the child.
+void stdio_list_lock();
+void stdio_list_unlock();
+void stdio_list_reset_in_child();
+/// Disables this thread's cancellation (a write(2) is a cancellation point);
+/// returns the previous state for restore_cancel.
+int disable_cancel();
+void restore_cancel(int state);
 
 /// Registers fn to run at exit (atexit). May allocate.
 void at_exit(void (*fn)());

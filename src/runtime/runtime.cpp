@@ -8,9 +8,6 @@
 #include "runtime/thread_cache.hpp"
 
 // glibc's lock of the list of all FILEs (public since GLIBC_2.2.5, recursive).
-extern "C" void _IO_list_lock(void);
-extern "C" void _IO_list_unlock(void);
-extern "C" void _IO_list_resetlock(void);
 
 namespace strata::rt {
 
@@ -36,7 +33,7 @@ void fork_prepare() {
   // list lock, waiting for a FILE whose owner waits in malloc) would close a
   // cycle (glibc tst-malloc-fork-deadlock). Taking the list lock first makes
   // the order list -> strata everywhere; fork() re-takes it recursively.
-  _IO_list_lock();
+  os::stdio_list_lock();
   g_runtime.lock_all();
 }
 
@@ -52,13 +49,13 @@ bool end_fork_level() {
 void fork_parent() {
   if (!end_fork_level()) return;
   g_runtime.unlock_all();
-  _IO_list_unlock();  // glibc's fork() released its own hold already (if it took one)
+  os::stdio_list_unlock();  // glibc's fork() released its own hold already (if it took one)
 }
 
 void fork_child() {
   if (!end_fork_level()) return;
   g_runtime.reset_in_child();
-  _IO_list_resetlock();  // the child's only thread; glibc resets it too when it had taken it
+  os::stdio_list_reset_in_child();  // the child's only thread; glibc resets it too when it had taken it
 }
 
 void at_exit_stats() { print_stats_to_stderr(); }
