@@ -147,7 +147,8 @@ inline void deallocate(void* p, const char* fn) {
 /// operator delete): p claimed to be allocated for n bytes (ANY_SIZE: not
 /// claimed) aligned to align (MIN_ALIGN or less: malloc's). The fast path
 /// takes a small block start whose class is n's, for malloc's alignment: the
-/// claim is then true, four instructions more than free (size_in_class).
+/// claim is then true, seven instructions more than free (size_in_class
+/// and the alignment test: 63 per free_sized(malloc(32), 32) pair, 56 for free).
 /// Every other case goes to deallocate_checked.
 inline void deallocate_sized(void* p, usize n, usize align, const char* fn) {
   const uptr idx = page_map_index(p);
