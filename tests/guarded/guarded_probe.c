@@ -91,8 +91,22 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (strcmp(m, "chain") == 0) return chain();
   if (strcmp(m, "stats") == 0) return stats();
-  if (strcmp(m, "huge_overflow") == 0) {  // huge blocks (huge_guard): the page after the usable end
+  if (strncmp(m, "huge_overflow", 13) == 0) {  // huge blocks (huge_guard): the page after the usable end
     char* h = probe_allocate((size_t)4 << 20);
+    if (strcmp(m, "huge_overflow_resized") == 0) {
+      // The guard follows the block: grown in place, shrunk in place, and
+      // reused from the huge cache at another size; every usable byte stays
+      // writable each time (a guard left behind would fault here).
+      h = realloc(h, (size_t)5 << 20);
+      memset(h, 1, malloc_usable_size(h));
+      h = realloc(h, (size_t)3 << 20);
+      memset(h, 2, malloc_usable_size(h));
+      char* old = h;
+      probe_release(h);
+      h = probe_allocate((size_t)2 << 20);  // the cached run, its guard moved
+      printf("huge run reused from the cache: %s\n", h == old ? "yes" : "no");
+      memset(h, 3, malloc_usable_size(h));
+    }
     probe_write(h, (long)malloc_usable_size(h) - 1);  // the last usable byte: fine
     probe_write(h, (long)malloc_usable_size(h));      // one past it: the guard page
     printf("overflow not detected\n");
