@@ -15,6 +15,9 @@ Usage: prof_check.py CASE LIBSTRATA PROF_SITES WORKDIR
             stderr, and jeprof on the final dump attributes the bytes to it.
   dumps     lg_prof_interval and prof_gdump write <prefix>.<pid>.<seq>.i<n>.heap
             and .u<n>.heap files that jeprof reads.
+  stacks    lg_prof_sample:0, 4096 live blocks from 4096 distinct stacks: the
+            dump holds every stack (it is written from mapped memory, never
+            through malloc, however many there are) and jeprof reads it whole.
   badconf   out-of-range lg_prof_sample and an unwritable prof_prefix: a clear
             message, the program still runs.
   redis     Debian's redis-server (no frame pointers, linked to libjemalloc):
@@ -132,6 +135,28 @@ elif case == "dumps":
     if inter:
         est = tool_text("jeprof", prog, inter[-1])
         check("site_c" in est, f"jeprof reads an interval dump ({inter[-1]}): site_c holds {est.get('site_c')} B")
+elif case == "stacks":
+    out = os.path.join(work, "stacks.heap")
+    if os.path.exists(out):
+        os.remove(out)
+    r = run("prof:true,lg_prof_sample:0", "stacks", out)
+    check(r.returncode == 0 and os.path.exists(out), f"prof_sites stacks dumped ({r.returncode}) {r.stderr.strip()[:200]}")
+    if os.path.exists(out):
+        with open(out) as f:
+            text = f.read()
+        paths = {line.split(" @ ", 1)[1].strip() for line in text.splitlines()
+                 if " @ " in line and not line.startswith("heap profile:")}
+        check(len(paths) >= 4096, f"the dump holds {len(paths)} distinct stacks (4096 made)")
+        # Flat bytes summed over every line that names the two functions (jeprof
+        # lists an inlined copy and the function itself separately).
+        jp = subprocess.run(["jeprof", "--text", "--show_bytes", prog, out], capture_output=True, text=True,
+                            timeout=600, env=dict(os.environ, LD_PRELOAD=""))
+        total = 0
+        for line in jp.stdout.splitlines():
+            m = re.match(r"\s*(\d+)\s+[\d.]+%\s+[\d.]+%\s+\d+\s+[\d.]+%\s+(stack_left|stack_right)\b", line)
+            if m:
+                total += int(m.group(1))
+        check(total == 4096 * 64, f"jeprof attributes {total} B to stack_left/stack_right (4096 x 64 = 262144)")
 elif case == "badconf":
     r = run("prof:true,lg_prof_sample:99", "leak")
     check(r.returncode == 0 and "invalid conf value: lg_prof_sample:99 (keeping lg_prof_sample:19)" in r.stderr,

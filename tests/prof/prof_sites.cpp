@@ -15,6 +15,9 @@
 //   prof_sites leak                    leaves leak_site's blocks live at exit.
 //   prof_sites churn <MiB>             allocates and frees <MiB> MiB in 64 KiB
 //        blocks while the heap grows (interval and gdump dumps).
+//   prof_sites stacks <out>            4096 blocks of 64 bytes, each from its own
+//        stack (12 calls through stack_left or stack_right by the bits of its
+//        index), then dumps <out>: a profile of thousands of stacks.
 #include <dlfcn.h>
 #include <pthread.h>
 
@@ -168,6 +171,36 @@ int leak() {
   return 0;
 }
 
+extern "C" void* stack_left(unsigned depth, unsigned bits);
+extern "C" void* stack_right(unsigned depth, unsigned bits);
+/// One step of a path: the next bit picks the function of the next frame.
+void* stack_step(unsigned depth, unsigned bits) {
+  if (depth == 0) return malloc_fn(64);
+  return (bits & 1) != 0 ? stack_right(depth - 1, bits >> 1) : stack_left(depth - 1, bits >> 1);
+}
+}  // namespace
+// Work after the call keeps each frame (no tail call).
+extern "C" __attribute__((noinline)) void* stack_left(unsigned depth, unsigned bits) {
+  void* p = stack_step(depth, bits);
+  asm volatile("" : : "r"(p) : "memory");
+  return p;
+}
+extern "C" __attribute__((noinline)) void* stack_right(unsigned depth, unsigned bits) {
+  void* p = stack_step(depth, bits);
+  asm volatile("" : : "r"(p) : "memory");
+  return p;
+}
+namespace {
+
+int stacks(const std::string& out) {
+  constexpr unsigned DEPTH = 12;
+  std::vector<void*> held;
+  for (unsigned i = 0; i < (1u << DEPTH); ++i) held.push_back(stack_left(DEPTH, i));
+  const int r = dump(out);
+  for (void* p : held) free_fn(p);
+  return r;
+}
+
 int churn(uint64_t mib) {
   std::vector<void*> held;
   for (uint64_t i = 0; i < mib * 16; ++i) {
@@ -189,6 +222,7 @@ int main(int argc, char** argv) {
   if (mode == "accuracy" && argc == 3) return accuracy(argv[2]);
   if (mode == "leak") return leak();
   if (mode == "churn" && argc == 3) return churn(std::strtoull(argv[2], nullptr, 10));
-  std::fprintf(stderr, "usage: prof_sites accuracy OUT | leak | churn MIB\n");
+  if (mode == "stacks" && argc == 3) return stacks(argv[2]);
+  std::fprintf(stderr, "usage: prof_sites accuracy OUT | leak | churn MIB | stacks OUT\n");
   return 2;
 }
