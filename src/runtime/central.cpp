@@ -57,7 +57,9 @@ bool add_segments(PageSource& pages, Engine& e, bool& initialised, usize nsegs, 
   // The huge heap's cached runs are resident memory no other heap can use:
   // a heap that has to map more gives them back first (a program whose
   // buffers grew, freeing the old ones, kept them beside a growing small
-  // heap: 15 MB of frag-churn's peak).
+  // heap: 15 MB of frag-churn's peak). The caller holds its engine's lock:
+  // the huge cache comes after every engine in the lock order (runtime.hpp,
+  // for_each_heap).
   g_runtime.huge.release(Release::FreeSegments, 0);
   void* seg = pages.alloc_segments(nsegs, 1, kind, arena);
   if (seg == nullptr) return false;

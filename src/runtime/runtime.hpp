@@ -81,15 +81,20 @@ class Runtime {
     initialise();
   }
 
-  /// Calls f on each heap component, in lock order (small arenas, medium,
-  /// huge, the profiler's sampled heap and tables, the guarded pool; the page source, which
-  /// they call into, comes after all of them).
+  /// Calls f on each heap component, in lock order: the small arenas, the
+  /// medium heap and the profiler's sampled heap and tables (each may give
+  /// the huge cache back while it holds its lock, before it maps a segment:
+  /// central.cpp add_segments), then the huge cache, the guarded pool; the
+  /// page source, which they all call into, comes after all of them. (With
+  /// the huge cache before the profiler, fork's prepare handler deadlocked
+  /// against a sampled allocation growing its heap: preload.prof.fork_under_load
+  /// hung about once in 80 runs.)
   template <class F>
   void for_each_heap(F f) {
     f(small);
     f(medium);
-    f(huge);
     f(prof);
+    f(huge);
     f(guarded);
   }
 
