@@ -38,7 +38,7 @@ inline constexpr usize OPTION_TEXT_MAX = CGROUP_DIR_MAX > PROF_PREFIX_MAX ? CGRO
 
 struct Options {
   i64 purge_delay_ms = 1000;             ///< free pages go back to the OS after this (-1 never, 0 at once)
-  usize tcache_class_bytes = 64 * 1024;  ///< bytes a thread may cache per size class
+  usize tcache_class_bytes = 32 * 1024;  ///< bytes a thread may cache per size class (32K: bench/ RSS 0.97 -> 0.95 of jemalloc, time equal)
   usize mem_limit = 0;                   ///< hard limit on strata's mapped bytes (0: none)
   usize mem_limit_soft = 0;              ///< soft limit: above it free pages go back at once (0: none)
   i64 thp = 0;                           ///< index into THP_CHOICES (platform ThpMode): default, always, never

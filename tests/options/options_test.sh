@@ -32,10 +32,10 @@ case "$case_name" in
     run STRATA_CONF=purge_delay_ms:abc,tcache_max:12x,tcache_max:K,purge_delay_ms:-2
     want_rc 0
     err_has "<strata>: invalid conf value: purge_delay_ms:abc (keeping purge_delay_ms:1000)"
-    err_has "<strata>: invalid conf value: tcache_max:12x (keeping tcache_max:65536)"
-    err_has "<strata>: invalid conf value: tcache_max:K (keeping tcache_max:65536)"
+    err_has "<strata>: invalid conf value: tcache_max:12x (keeping tcache_max:32768)"
+    err_has "<strata>: invalid conf value: tcache_max:K (keeping tcache_max:32768)"
     err_has "<strata>: invalid conf value: purge_delay_ms:-2 (keeping purge_delay_ms:1000)"
-    out_has opt.purge_delay_ms=1000; out_has opt.tcache_max=65536 ;;
+    out_has opt.purge_delay_ms=1000; out_has opt.tcache_max=32768 ;;
   values)  # hex, suffixes, bool spellings, empty items: all silent
     run STRATA_CONF=",purge_delay_ms:0x10,tcache_max:8KiB,tcache:off,,stats_print_opts:gb,verbose:0,"
     want_rc 0; err_empty
@@ -60,7 +60,7 @@ case "$case_name" in
   verbose)
     run STRATA_VERBOSE=1
     want_rc 0
-    for line in opt.purge_delay_ms:1000 opt.tcache:true opt.tcache_max:65536 opt.abort_conf:false \
+    for line in opt.purge_delay_ms:1000 opt.tcache:true opt.tcache_max:32768 opt.abort_conf:false \
                 opt.stats_print:false opt.verbose:true opt.mem_limit:0 opt.mem_limit_soft:0 \
                 opt.cgroup_limit:true opt.cgroup_dir: opt.thp:default; do err_has "<strata>: $line"; done
     run STRATA_CONF=verbose:true,tcache_max:4K

@@ -37,10 +37,10 @@ expect() {
 expect purge_delay_ms:99999999999999999999999 0 "(keeping purge_delay_ms:1000)" opt.purge_delay_ms=1000
 expect purge_delay_ms:0x7fffffffffffffff 0 "(keeping purge_delay_ms:1000)" opt.purge_delay_ms=1000
 expect purge_delay_ms:0xffffffffffffffffff 0 "(keeping purge_delay_ms:1000)" opt.purge_delay_ms=1000
-expect tcache_max:16777216G 0 "(keeping tcache_max:65536)" opt.tcache_max=65536
-expect tcache_max:-1 0 "(keeping tcache_max:65536)" opt.tcache_max=65536
-expect tcache_max:1K1 0 "(keeping tcache_max:65536)" opt.tcache_max=65536
-expect tcache_max:0x 0 "(keeping tcache_max:65536)" opt.tcache_max=65536
+expect tcache_max:16777216G 0 "(keeping tcache_max:32768)" opt.tcache_max=32768
+expect tcache_max:-1 0 "(keeping tcache_max:32768)" opt.tcache_max=32768
+expect tcache_max:1K1 0 "(keeping tcache_max:32768)" opt.tcache_max=32768
+expect tcache_max:0x 0 "(keeping tcache_max:32768)" opt.tcache_max=32768
 expect purge_delay_ms: 0 "invalid conf value: purge_delay_ms:" opt.purge_delay_ms=1000
 expect :5 0 "invalid conf pair: :5" opt.purge_delay_ms=1000
 expect tcache:yes,tcache:nope 0 "(keeping tcache:true)" opt.tcache=true
