@@ -49,7 +49,8 @@ def run(conf, *args):
 
 
 def tool_text(tool, *args):
-    """`<tool> --text --show_bytes ...` as {function: flat bytes}."""
+    """`<tool> --text --show_bytes ...` as {function: flat bytes}, summed over the
+    lines that name it (jeprof lists an inlined copy of a function apart)."""
     out = subprocess.run([tool, "--text", "--show_bytes", *args], capture_output=True, text=True,
                          timeout=600, env=dict(os.environ, LD_PRELOAD=""))
     if out.returncode != 0:
@@ -58,7 +59,7 @@ def tool_text(tool, *args):
     for line in out.stdout.splitlines():
         m = re.match(r"\s*(-?\d+)\s+(-?[\d.]+)%\s+(-?[\d.]+)%\s+(-?\d+)\s+(-?[\d.]+)%\s+(\S+)", line)
         if m:
-            sites[m.group(6)] = int(m.group(1))
+            sites[m.group(6)] = sites.get(m.group(6), 0) + int(m.group(1))
     return sites
 
 
@@ -147,15 +148,8 @@ elif case == "stacks":
         paths = {line.split(" @ ", 1)[1].strip() for line in text.splitlines()
                  if " @ " in line and not line.startswith("heap profile:")}
         check(len(paths) >= 4096, f"the dump holds {len(paths)} distinct stacks (4096 made)")
-        # Flat bytes summed over every line that names the two functions (jeprof
-        # lists an inlined copy and the function itself separately).
-        jp = subprocess.run(["jeprof", "--text", "--show_bytes", prog, out], capture_output=True, text=True,
-                            timeout=600, env=dict(os.environ, LD_PRELOAD=""))
-        total = 0
-        for line in jp.stdout.splitlines():
-            m = re.match(r"\s*(\d+)\s+[\d.]+%\s+[\d.]+%\s+\d+\s+[\d.]+%\s+(stack_left|stack_right)\b", line)
-            if m:
-                total += int(m.group(1))
+        est = tool_text("jeprof", prog, out)
+        total = est.get("stack_left", 0) + est.get("stack_right", 0)
         check(total == 4096 * 64, f"jeprof attributes {total} B to stack_left/stack_right (4096 x 64 = 262144)")
 elif case == "badconf":
     r = run("prof:true,lg_prof_sample:99", "leak")
