@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
+// glibc's lock of the list of all FILEs (public since GLIBC_2.2.5, recursive).
 extern "C" void _IO_list_lock(void);
 extern "C" void _IO_list_unlock(void);
 extern "C" void _IO_list_resetlock(void);

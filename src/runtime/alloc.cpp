@@ -175,7 +175,8 @@ void deallocate_slow(void* p, const char* fn) {
 namespace {
 /// Bytes a medium block (TLSF, also the profiler's sampled blocks) may hold
 /// beyond a size it was allocated or resized for: the tail TLSF keeps when
-/// it is too small to split off, the granule's rounding, the canary.
+/// it is too small to split off and the granule's rounding (the canary lies
+/// outside the usable bytes).
 constexpr usize MEDIUM_CLAIM_SLACK = 4 * MediumEngine::MIN_BLOCK;
 
 [[noreturn]] void claim_mismatch(const char* fn, const void* p, usize n, usize align, usize holds) {

@@ -68,29 +68,36 @@ const char* kind_name(int k) {
 }
 }  // namespace
 
+usize GuardedPool::table_bytes() const {
+  return (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
+}
+
+bool GuardedPool::map_pool(usize slots) {
+  page_ = os::page_size();
+  nslots_ = static_cast<u32>(slots);
+  const usize want = (2 * usize{nslots_} + 1) * page_;
+  bytes_ = (want + SEGMENT_SIZE - 1) & ~SEGMENT_MASK;
+  base_ = static_cast<char*>(os::map_aligned(bytes_, SEGMENT_SIZE));
+  void* meta = base_ != nullptr ? os::map_aligned(table_bytes(), page_) : nullptr;
+  if (meta == nullptr || !os::protect(base_, bytes_, false)) {
+    warn("guarded pool: no memory; guarded sampling off");
+    base_ = nullptr;
+    return false;
+  }
+  slots_ = static_cast<Slot*>(meta);
+  fifo_ = reinterpret_cast<u32*>(slots_ + nslots_);
+  for (u32 i = 0; i < nslots_; ++i) fifo_[i] = i;
+  fifo_count_ = nslots_;
+  set_segment_tag(base_, bytes_ / SEGMENT_SIZE, segment_tag_for(SegmentKind::Guarded, 0));
+  return true;
+}
+
 void GuardedPool::configure(const Options& o, bool profiling) {
   bool pool = false;
   if (o.guarded_sample_rate != 0 && profiling) {
     warn("guarded_sample_rate ignored: prof:true owns the sampling countdown");
   } else if (o.guarded_sample_rate != 0) {
-    page_ = os::page_size();
-    nslots_ = static_cast<u32>(o.guarded_slots);
-    const usize want = (2 * usize{nslots_} + 1) * page_;
-    bytes_ = (want + SEGMENT_SIZE - 1) & ~SEGMENT_MASK;
-    base_ = static_cast<char*>(os::map_aligned(bytes_, SEGMENT_SIZE));
-    const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
-    void* meta = base_ != nullptr ? os::map_aligned(table, page_) : nullptr;
-    if (meta == nullptr || !os::protect(base_, bytes_, false)) {
-      warn("guarded pool: no memory; guarded sampling off");
-      base_ = nullptr;
-    } else {
-      slots_ = static_cast<Slot*>(meta);
-      fifo_ = reinterpret_cast<u32*>(slots_ + nslots_);
-      for (u32 i = 0; i < nslots_; ++i) fifo_[i] = i;
-      fifo_count_ = nslots_;
-      set_segment_tag(base_, bytes_ / SEGMENT_SIZE, segment_tag_for(SegmentKind::Guarded, 0));
-      pool = true;
-    }
+    pool = map_pool(o.guarded_slots);
   }
   // The handler reports faults in the pool and on huge blocks' guard pages.
   if (!pool && !o.huge_guard) return;
@@ -365,9 +372,8 @@ void GuardedPool::on_fault(int sig, void* info, void* context) {
 
 GuardedFigures GuardedPool::figures() {
   LockGuard g(lock_);
-  const usize table = (usize{nslots_} * (sizeof(Slot) + sizeof(u32)) + page_ - 1) & ~(page_ - 1);
   return {samples_, rate_ != 0 ? nslots_ : 0, in_use_, __atomic_load_n(&faults_, __ATOMIC_RELAXED), live_bytes_,
-          rate_ != 0 ? bytes_ + table : 0};
+          rate_ != 0 ? bytes_ + table_bytes() : 0};
 }
 
 }  // namespace strata::rt

@@ -124,6 +124,11 @@ class GuardedPool {
   enum class Kind { Overflow, Underflow, UseAfterFree, DoubleFree, InvalidFree, Wild };
 
   char* slot_page(u32 i) const { return base_ + (2 * usize{i} + 1) * page_; }
+  /// Maps the pool of `slots` slots (inaccessible) and its slot table; false
+  /// (with a warning) when there is no memory.
+  bool map_pool(usize slots);
+  /// Bytes of the slot table (the slots and the FIFO), whole pages.
+  usize table_bytes() const;
   u32 slot_of(const void* p) const;  // slot whose page holds p, or nslots_
   usize capture(void** out) const;
   [[noreturn]] void fatal(Kind kind, u32 slot, const void* addr, const char* fn);

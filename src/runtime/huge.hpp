@@ -74,7 +74,6 @@ class HugeHeap {
 
   /// Whether blocks get a guard page (the huge_guard option; at init).
   void set_guard(bool on) { guard_ = on; }
-  bool guarded() const { return guard_; }
 
   /// The SIGSEGV handler's question: when addr lies on the guard page of a
   /// live huge block, that block and its usable bytes, and true; false for

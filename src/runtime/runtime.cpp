@@ -7,8 +7,6 @@
 #include "runtime/stats_report.hpp"
 #include "runtime/thread_cache.hpp"
 
-// glibc's lock of the list of all FILEs (public since GLIBC_2.2.5, recursive).
-
 namespace strata::rt {
 
 constinit Runtime g_runtime{};

@@ -122,7 +122,7 @@ void emit_limits(Emitter& e, const Snapshot& s) {
   e.end();
 }
 
-// Not tied to an opts letter: the memory-limits letter hid it before.
+// Always printed: no opts letter hides it.
 void emit_guarded(Emitter& e, const Snapshot& s) {
   e.begin("guarded", "Guarded sampling:");
   e.kv("samples", "allocations placed in a guarded slot", s.guarded.samples);
