@@ -33,11 +33,9 @@ void ThreadCache::register_exit_key() {
 }
 
 void* ThreadCache::open(u32 code) {
-  void* head = heads_[code];
-  if (reinterpret_cast<uptr>(head) == BUSY) reentered();
-  heads_[code] = reinterpret_cast<void*>(BUSY);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin changes
-  return head;
+  const uptr head = claim(code);  // claim() names t_cache: a cache is only used by its own thread
+  if (busy(head)) reentered();
+  return reinterpret_cast<void*>(head);
 }
 
 void ThreadCache::on_thread_exit(void* cache) {
@@ -87,19 +85,24 @@ void ThreadCache::enable() {
 // are still in cache, so walking them and linking them into their spans costs
 // no misses, where walking to the cold tail would miss on every block.
 void ThreadCache::flush_bin(u32 code, u32 keep) {
-  const u32 n_cached = count(code);
-  u32 give = n_cached > keep ? n_cached - keep : 0;
   void* batch[MAX_BATCH];
-  while (give > 0) {
-    const u32 n = give < MAX_BATCH ? give : static_cast<u32>(MAX_BATCH);
+  for (;;) {
+    // The count is read inside the bracket: a signal handler that popped
+    // before it would otherwise leave a walk longer than the list.
     void* cur = open(code);
+    const u32 n_cached = count(code);
+    const u32 give = n_cached > keep ? n_cached - keep : 0;
+    if (give == 0) {
+      close(code, cur);
+      return;
+    }
+    const u32 n = give < MAX_BATCH ? give : static_cast<u32>(MAX_BATCH);
     for (u32 i = 0; i < n; ++i) {
       batch[i] = cur;
       cur = *static_cast<void**>(cur);
     }
     room_[code] += static_cast<i32>(n);
     close(code, cur);
-    give -= n;
     // The batch leaves as a chain (its blocks stay linked and tagged), which
     // another thread's refill may take whole (the transfer cache).
     *static_cast<void**>(batch[n - 1]) = nullptr;
@@ -160,9 +163,10 @@ void* ThreadCache::refill(u32 code) {
 }
 
 void ThreadCache::overflow(usize code) {
-  if (state_ == State::Fresh) setup();
-  if (state_ == State::Warming && --warmup_frees_left_ == 0) enable();
-  flush_bin(static_cast<u32>(code), state_ == State::Live ? limits_[code] / 2 : 0);
+  ThreadCache& c = t_cache;
+  if (c.state_ == State::Fresh) c.setup();
+  if (c.state_ == State::Warming && --c.warmup_frees_left_ == 0) c.enable();
+  c.flush_bin(static_cast<u32>(code), c.state_ == State::Live ? c.limits_[code] / 2 : 0);
   g_runtime.purge.tick();
 }
 

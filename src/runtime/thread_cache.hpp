@@ -18,13 +18,19 @@
 // value itself for a false alarm.)
 //
 // Re-entry: every change to a bin is bracketed by a mark in the bin itself:
-// its head holds BUSY (a value no block address has) until the change is
-// done. A signal handler that calls malloc or free while the code it
-// interrupted is halfway through one (a block popped but the head not yet
-// moved) would hand one block out twice; instead it finds BUSY and aborts
-// with a message (RELIABILITY #20; the central heaps' locks catch the same on
-// slow paths). The mark costs one store per operation: the test rides on the
-// head load the operation makes anyway.
+// its head has BUSY_BIT (the top bit, which no user-space address has) set
+// until the change is done. A signal handler that calls malloc or free while
+// the code it interrupted is halfway through one (a block popped but the head
+// not yet moved) would hand one block out twice; instead it finds the mark and
+// aborts with a message (RELIABILITY #20; the central heaps' locks catch the
+// same on slow paths). Reading the head and setting the mark must be one
+// instruction (claim(): an xadd without the lock prefix on x86-64): with a
+// load and then a store, a handler that ran between the two took or gave the
+// head block, and the interrupted operation went on with the stale head (a
+// block handed out twice, then a bin head made of the program's bytes; seen
+// about once in 40 runs of reliability.signal_reentry.small). The mark costs
+// nothing in instruction count: the xadd is the head load, and the test of
+// the head it returns catches empty and busy bins at once.
 //
 // Warm-up: a new thread serves its first WARMUP_ALLOCS allocations (or
 // WARMUP_FREES frees) straight from and to its arena and caches nothing, so a
@@ -104,8 +110,15 @@ class ThreadCache {
   static void register_exit_key();
 
  private:
-  /// The head of a bin while an operation changes it (file comment).
-  static constexpr uptr BUSY = 1;
+  /// Set in a bin's head while an operation changes it (file comment).
+  static constexpr uptr BUSY_BIT = uptr{1} << (8 * sizeof(uptr) - 1);
+  static bool busy(uptr head) { return static_cast<isize>(head) < 0; }
+
+  /// Sets the BUSY_BIT of this thread's bin `code` and returns its head as
+  /// it was, in one instruction, which a signal handler cannot split. An old
+  /// value that is busy already means re-entry; the caller aborts. Names
+  /// t_cache itself, as the fast paths do (one %fs-relative operand).
+  static uptr claim(usize code);
 
   /// Fresh: never allocated. Warming: served straight from its arena (no
   /// cached blocks) for its first WARMUP_ALLOCS allocations. Live: caching.
@@ -115,8 +128,8 @@ class ThreadCache {
   /// Tag a free block carries in its second word.
   static u64 free_tag(const void* p) { return reinterpret_cast<uptr>(p) ^ g_runtime.caches.tag_secret; }
 
-  /// Slow-path bracket of one bin: marks it BUSY and returns its head
-  /// (aborting when it is BUSY already: re-entry); close() stores the new head.
+  /// Slow-path bracket of one bin: marks it busy and returns its head
+  /// (aborting when it is busy already: re-entry); close() stores the new head.
   void* open(u32 code);
   void close(u32 code, void* head) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the bin is done before the mark clears
@@ -124,7 +137,9 @@ class ThreadCache {
   }
   u32 count(u32 code) const { return static_cast<u32>(static_cast<i32>(limits_[code]) - room_[code]); }
 
-  void overflow(usize code);  // push() found the bin over its limit
+  // push() found this thread's bin over its limit. Static, naming t_cache
+  // inside: push's tail call then passes no `this` (no address to form inline).
+  static void overflow(usize code);
   void setup();            // Fresh -> Warming
   void enable();           // Warming -> Live
   void flush_bin(u32 code, u32 keep);
@@ -133,7 +148,7 @@ class ThreadCache {
   // Bins as parallel arrays indexed by class code (entry 0 unused), so the
   // fast paths address a bin's head and room with one %fs-relative operand
   // each (no address arithmetic).
-  void* heads_[NUM_SMALL_CODES] = {};  ///< first free block (word 0 links the next), null, or BUSY
+  void* heads_[NUM_SMALL_CODES] = {};  ///< first free block (word 0 links the next) or null; BUSY_BIT while changed
   i32 room_[NUM_SMALL_CODES] = {};     ///< limit - blocks in the bin; push() overflows below 0
   u32 limits_[NUM_SMALL_CODES] = {};   ///< most blocks a bin may hold (0 until the thread is Live)
   State state_ = State::Fresh;
@@ -168,14 +183,35 @@ extern constinit thread_local ThreadCache t_cache;
 /// Class code of an n-byte request, n <= SMALL_FAST_MAX (small_code_of, from this thread's copy).
 inline usize ThreadCache::code_of(usize n) { return t_cache.codes.code[(n + 15) >> 4]; }
 
+inline uptr ThreadCache::claim(usize code) {
+#if defined(__x86_64__)
+  uptr old = BUSY_BIT;
+  // No lock prefix: the bin is this thread's, only a signal on this thread
+  // can come between, and signals arrive between instructions. The operand
+  // is spelt %fs:(offset, code, 8) by hand: given the bin as an "m" operand,
+  // GCC forms its address with two instructions more on free's path. The
+  // offset folds to the GOT's TLS offset of t_cache, which the other
+  // accesses load anyway.
+  const uptr tls_offset =
+      reinterpret_cast<uptr>(&t_cache.heads_[0]) - reinterpret_cast<uptr>(__builtin_thread_pointer());
+  asm volatile("xaddq %0, %%fs:(%1,%2,8)" : "+r"(old) : "r"(tls_offset), "r"(code) : "memory");
+#else
+  // An atomic read-modify-write is signal-atomic too (dearer, and used only
+  // where the runtime is not built for x86-64).
+  const uptr old = __atomic_fetch_add(reinterpret_cast<uptr*>(&t_cache.heads_[code]), BUSY_BIT, __ATOMIC_RELAXED);
+#endif
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin changes
+  return old;
+}
+
 inline void* ThreadCache::pop(usize code) {
-  void* p = t_cache.heads_[code];
-  if (__builtin_expect(reinterpret_cast<uptr>(p) <= BUSY, 0)) {
-    if (p != nullptr) reentered();
+  const uptr head = claim(code);
+  if (__builtin_expect(static_cast<isize>(head) <= 0, 0)) {
+    if (head != 0) reentered();
+    t_cache.heads_[code] = nullptr;  // empty: the mark comes off again
     return nullptr;
   }
-  t_cache.heads_[code] = reinterpret_cast<void*>(BUSY);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the mark is set before the bin changes
+  void* p = reinterpret_cast<void*>(head);
   void* next = *static_cast<void**>(p);
   ++t_cache.room_[code];
   static_cast<u64*>(p)[1] = 0;
@@ -188,16 +224,14 @@ inline void ThreadCache::push(void* p, usize code, const char* fn) {
   u64* w = static_cast<u64*>(p);
   const u64 tag = free_tag(p);  // a local: the fences below need not reload the secret
   if (__builtin_expect(w[1] == tag, 0)) return small_double_free(fn, p);
-  void* head = t_cache.heads_[code];
-  if (__builtin_expect(reinterpret_cast<uptr>(head) == BUSY, 0)) reentered();
-  t_cache.heads_[code] = reinterpret_cast<void*>(BUSY);
-  __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  *static_cast<void**>(p) = head;
+  const uptr head = claim(code);
+  if (__builtin_expect(busy(head), 0)) reentered();
+  *static_cast<void**>(p) = reinterpret_cast<void*>(head);
   w[1] = tag;
   const i32 room = --t_cache.room_[code];
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   t_cache.heads_[code] = p;
-  if (__builtin_expect(room < 0, 0)) return t_cache.overflow(code);
+  if (__builtin_expect(room < 0, 0)) return overflow(code);
 }
 
 }  // namespace strata::rt
