@@ -194,7 +194,8 @@ inline uptr ThreadCache::claim(usize code) {
   // accesses load anyway.
   const uptr tls_offset =
       reinterpret_cast<uptr>(&t_cache.heads_[0]) - reinterpret_cast<uptr>(__builtin_thread_pointer());
-  asm volatile("xaddq %0, %%fs:(%1,%2,8)" : "+r"(old) : "r"(tls_offset), "r"(code) : "memory");
+  // In %rax: the head is pop's return value (no move before the ret).
+  asm volatile("xaddq %0, %%fs:(%1,%2,8)" : "+a"(old) : "r"(tls_offset), "r"(code) : "memory");
 #else
   // An atomic read-modify-write is signal-atomic too (dearer, and used only
   // where the runtime is not built for x86-64).
@@ -213,6 +214,12 @@ inline void* ThreadCache::pop(usize code) {
   }
   void* p = reinterpret_cast<void*>(head);
   void* next = *static_cast<void**>(p);
+  // The next pop reads next's first word. When another thread freed that
+  // block (producer/consumer), the line is in that thread's core, and the
+  // read stalled on it: 88% of malloc's samples in prodcons-2, with malloc
+  // 31% of the run. Fetched now, it arrives while the program uses p (17%).
+  // A null next (the bin's last block) is fetched harmlessly.
+  __builtin_prefetch(next);
   ++t_cache.room_[code];
   static_cast<u64*>(p)[1] = 0;
   __atomic_signal_fence(__ATOMIC_SEQ_CST);  // the bin is done before the mark clears
