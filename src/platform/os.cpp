@@ -99,6 +99,27 @@ MapResult map_fixed(void* p, usize bytes) {
   return out;
 }
 
+MoveResult move_pages_out(void* from, usize bytes, void* to) {
+#ifndef MREMAP_DONTUNMAP
+  constexpr int MREMAP_DONTUNMAP = 4;  // Linux 5.7; glibc's headers name it from 2.32
+#endif
+  const int saved = errno;
+  void* r = ::mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+  MoveResult out = MoveResult::Moved;
+  if (r == MAP_FAILED) out = errno == EINVAL ? MoveResult::Unsupported : MoveResult::Refused;
+  errno = saved;
+  return out;
+}
+
+MoveResult move_pages_to(void* from, usize bytes, void* to, usize to_bytes) {
+  const int saved = errno;
+  void* r = ::mremap(from, bytes, to_bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+  MoveResult out = MoveResult::Moved;
+  if (r == MAP_FAILED) out = errno == EFAULT || errno == EINVAL ? MoveResult::Refused : MoveResult::Unsupported;
+  errno = saved;
+  return out;
+}
+
 void* map_aligned(usize bytes, usize align) { return map_aligned_raw(bytes, align, PROT_READ | PROT_WRITE); }
 
 void advise_huge_pages(void* p, usize bytes, HugePageAdvice advice) {

@@ -100,6 +100,11 @@ void PageSource::free_segments(void* base, usize n) {
   (void)segments_.dealloc_pages(a, n);
 }
 
+void PageSource::abandon_segments(void* base, usize n) {
+  set_segment_tag(base, n, 0);
+  __atomic_fetch_sub(&mapped_, n * SEGMENT_SIZE, __ATOMIC_RELAXED);
+}
+
 // /proc/self/smaps: a header line per mapping ("start-end perms ..."; hex
 // in lower case), then "Key:   value kB" lines, AnonHugePages among them.
 usize PageSource::anon_huge_bytes() const {

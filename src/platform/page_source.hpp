@@ -48,6 +48,12 @@ class PageSource {
   /// OS at once; the segment table forgets them before the memory is reused.
   void free_segments(void* base, usize n);
 
+  /// Forgets segments from alloc_segments (same n) without unmapping them:
+  /// for a run whose addresses another mapping may have taken (a failed
+  /// page move). The segment table forgets them; in the window they stay
+  /// marked used, never reused. Address space only: nothing resident is kept.
+  void abandon_segments(void* base, usize n);
+
   /// Bytes of segments currently handed to engines (mapped, maybe not resident).
   usize mapped_bytes() const { return __atomic_load_n(&mapped_, __ATOMIC_RELAXED); }
 

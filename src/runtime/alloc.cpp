@@ -250,6 +250,15 @@ void* reallocate(void* p, usize n, const char* fn) {
   // In place only as if allocated for n (keeps_in_place): a later
   // free_sized(p, n) must find the block in n's size class.
   if (keeps_in_place(p, n, MIN_ALIGN)) return p;
+  if (n > MEDIUM_MAX && segment_kind(p) == SegmentKind::Huge) {
+    if (void* q = g_runtime.huge.grow_by_moving(p, n)) {  // pages moved, not copied (huge.hpp)
+      const usize now = g_runtime.huge.usable_size(q, fn);
+      t_prof.allocated += now;  // thread.allocated / deallocated as for a copy (prof.hpp)
+      t_prof.deallocated += old;
+      g_runtime.prof.resized(g_runtime.huge.sample_of(q), n);  // a sampled block keeps its record
+      return q;
+    }
+  }
   void* q = allocate(n);
   if (q == nullptr) return nullptr;  // p stays valid and untouched
   mem_copy(q, p, old < n ? old : n);

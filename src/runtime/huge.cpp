@@ -21,6 +21,7 @@ struct HugeHeader {
   HugeHeader* next;
   u32 sample;    ///< the heap profiler's record of this block (0: not sampled)
   bool fresh;    ///< freshly mapped: the block reads as zero
+  bool unmovable;  ///< a page move was refused (grow_by_moving): realloc copies it
 };
 
 namespace {
@@ -70,14 +71,14 @@ HugeHeader* header_of(const void* p, const char* fn) {
 }
 }  // namespace
 
-// Takes a cached run of at least nsegs segments (and not more than twice
-// that, so a small request does not pin a big run). Lock not held on entry.
+// Takes the smallest cached run of at least nsegs segments (file comment,
+// Reuse). Lock not held on entry.
 bool HugeHeap::cache_take(usize nsegs, CachedRun& out) {
   LockGuard g(cache_lock_);
   usize best = CACHE_SLOTS;
   for (usize i = 0; i < cache_used_; ++i) {
     const usize n = cache_[i].nsegs;
-    if (n >= nsegs && n <= 2 * nsegs && (best == CACHE_SLOTS || n < cache_[best].nsegs)) best = i;
+    if (n >= nsegs && (best == CACHE_SLOTS || n < cache_[best].nsegs)) best = i;
   }
   if (best == CACHE_SLOTS) return false;
   out = cache_[best];
@@ -193,12 +194,19 @@ void* HugeHeap::alloc(usize n, usize align) {
     run.guard = nullptr;
   }
   char* block = static_cast<char*>(run.base) + offset;
+  if (!fresh) {
+    // The pages the run's last block used past this one's end (and guard)
+    // would stay resident, unused (file comment, Reuse).
+    char* keep_end = block + body + (guard_ ? page : 0);
+    if (run.used_end > keep_end) os::purge(keep_end, static_cast<usize>(run.used_end - keep_end));
+  }
   auto* h = reinterpret_cast<HugeHeader*>(block - (offset == HEADER_BYTES ? HEADER_BYTES : page));
   h->base = run.base;
   h->nsegs = run.nsegs;
   h->usable = body;
   h->guard = move_guard(run.guard, guard_ ? block + body : nullptr);
   h->fresh = fresh;
+  h->unmovable = false;
   h->sample = 0;
   h->check = check_of(block);
   link(h);
@@ -210,13 +218,15 @@ void* HugeHeap::alloc(usize n, usize align) {
 u32 HugeHeap::free(void* p, const char* fn, usize* usable) {
   HugeHeader* h = header_of(p, fn);
   if (usable != nullptr) *usable = h->usable;
-  const CachedRun run{h->base, h->nsegs, os::now_ms(), h->guard};
+  const CachedRun run{h->base, h->nsegs, os::now_ms(), h->guard, static_cast<char*>(p) + h->usable};
   const u32 sample = h->sample;
   unlink(h);
   __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
   __atomic_fetch_sub(&bytes_, h->usable, __ATOMIC_RELAXED);
   h->check = 0;  // a second free of p now fails the check (if the memory is still ours)
-  if (!cache_put(run)) {
+  // A run whose pages the program split (a refused move found it) may keep
+  // the program's mprotect: it is unmapped, not handed to the next block.
+  if (h->unmovable || !cache_put(run)) {
     remember_released(p);
     pages_->free_segments(run.base, run.nsegs);
   }
@@ -255,6 +265,82 @@ bool HugeHeap::resize(void* p, usize n) {
   return true;
 }
 
+void* HugeHeap::grow_by_moving(void* p, usize n) {
+  if (!__atomic_load_n(&moves_, __ATOMIC_RELAXED)) return nullptr;
+  HugeHeader* h = header_of(p, "realloc");
+  char* const old_base = static_cast<char*>(h->base);
+  if (h->unmovable || static_cast<char*>(p) != old_base + HEADER_BYTES) return nullptr;  // aligned beyond 64: copied
+  const usize page = os::page_size();
+  usize body = 0, total = 0, span = 0;
+  if (!usable_bytes(n, HEADER_BYTES, page, body) || !checked_add(body, HEADER_BYTES, total)) return nullptr;
+  if (guard_ && !checked_add(total, page, total)) return nullptr;
+  if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
+  // The header and the block: whole pages (the block ends at a page end), in
+  // front of the guard: one kernel mapping, unless the program split it.
+  const usize moved = HEADER_BYTES + h->usable;
+  if (body <= h->usable || moved > span) return nullptr;
+  const usize nsegs = span / SEGMENT_SIZE;
+  void* run = pages_->alloc_segments(nsegs, 1, SegmentKind::Huge);
+  if (run == nullptr) return nullptr;
+  void* scratch = os::reserve_aligned(moved, page);  // where the pages wait between the two moves
+  if (scratch == nullptr) {
+    pages_->free_segments(run, nsegs);
+    return nullptr;
+  }
+  const usize old_nsegs = h->nsegs, old_usable = h->usable;
+  unlink(h);  // the header moves with the block
+  // A refused move leaves the block where it was, marked so that it is
+  // copied from then on (the program split its pages, most likely); after 16
+  // refusals moves stop. The range the kernel was to move it to may have
+  // been unmapped before the kernel refused, and another mapping may have
+  // taken it since: such a range is only released when mapping it anew shows
+  // it was free, and otherwise left alone (address space only; no pages).
+  const auto refused = [&]() {
+    link(h);
+    h->unmovable = true;
+    if (__atomic_add_fetch(&move_refusals_, 1u, __ATOMIC_RELAXED) >= 16)
+      __atomic_store_n(&moves_, false, __ATOMIC_RELAXED);
+  };
+  const os::MoveResult out = os::move_pages_out(old_base, moved, scratch);
+  if (out != os::MoveResult::Moved) {
+    if (out == os::MoveResult::Unsupported) __atomic_store_n(&moves_, false, __ATOMIC_RELAXED);
+    refused();
+    if (os::map_fixed(scratch, moved) == os::MapResult::Mapped) os::release(scratch, moved);
+    pages_->free_segments(run, nsegs);  // not the kernel's target: untouched
+    return nullptr;
+  }
+  const os::MoveResult in = os::move_pages_to(scratch, moved, run, span);
+  if (in != os::MoveResult::Moved) {
+    // The pages wait at scratch, the old run is mapped and empty: back they
+    // go (a move of the same size, which the kernels that let scratch hold
+    // several mappings allow for several).
+    const bool back = os::move_pages_to(scratch, moved, old_base, moved) == os::MoveResult::Moved;
+    STRATA_CHECK(back, "huge heap: realloc could not move a block back", p);
+    refused();
+    // Refused (the source checked first: several mappings where the kernel
+    // will only grow one): the run is as it was.
+    if (in == os::MoveResult::Refused || os::map_fixed(run, span) == os::MapResult::Mapped)
+      pages_->free_segments(run, nsegs);
+    else
+      pages_->abandon_segments(run, nsegs);
+    return nullptr;
+  }
+  auto* nh = static_cast<HugeHeader*>(run);
+  char* block = static_cast<char*>(run) + HEADER_BYTES;
+  nh->base = run;
+  nh->nsegs = nsegs;
+  nh->usable = body;
+  nh->guard = guard_ ? move_guard(nullptr, block + body) : nullptr;  // the old one stayed in the old run
+  nh->fresh = false;
+  nh->check = check_of(block);
+  link(nh);
+  __atomic_fetch_add(&bytes_, body - old_usable, __ATOMIC_RELAXED);
+  pages_->free_segments(old_base, old_nsegs);  // mapped and empty since the move
+  remember_released(p);
+  __atomic_fetch_add(&moves_done_, usize{1}, __ATOMIC_RELAXED);
+  return block;
+}
+
 bool HugeHeap::guard_owner(const void* addr, const void** block, usize* usable) const {
   const uptr a = reinterpret_cast<uptr>(addr);
   const usize page = os::page_size();
@@ -277,6 +363,7 @@ void HugeHeap::collect(Snapshot& s) const {
   s.huge_count = __atomic_load_n(&count_, __ATOMIC_RELAXED);
   s.huge_bytes = __atomic_load_n(&bytes_, __ATOMIC_RELAXED);
   s.huge_cached = __atomic_load_n(&cache_bytes_, __ATOMIC_RELAXED);
+  s.huge_moves = __atomic_load_n(&moves_done_, __ATOMIC_RELAXED);
 }
 
 }  // namespace strata::rt

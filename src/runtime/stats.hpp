@@ -66,6 +66,7 @@ struct Snapshot {
   usize huge_bytes;         ///< their bytes (page-rounded)
   usize huge_segments;      ///< bytes of huge segments (live blocks and cached runs)
   usize huge_cached;        ///< bytes of freed runs kept committed for reuse
+  usize huge_moves;         ///< reallocs that moved a huge block's pages instead of copying them
   LimitFigures limits;      ///< memory limits (MemoryLimits::collect)
   EngineFigures sampled;    ///< the heap profiler's Tlsf of sampled blocks (runtime/prof.hpp)
   GuardedFigures guarded;   ///< the guarded pool (runtime/guarded.hpp)

@@ -97,6 +97,7 @@ void emit_huge(Emitter& e, const Snapshot& s) {
   e.kv("count", "live blocks", s.huge_count);
   e.kv("bytes", "live bytes", s.huge_bytes);
   e.kv("cached", "freed runs kept for reuse (bytes)", s.huge_cached);
+  e.kv("moves", "reallocs that moved pages rather than copy", s.huge_moves);
   e.kv("segments", "segment bytes (live and cached)", s.huge_segments);
   e.end();
 }
