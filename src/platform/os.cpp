@@ -99,23 +99,11 @@ MapResult map_fixed(void* p, usize bytes) {
   return out;
 }
 
-MoveResult move_pages_out(void* from, usize bytes, void* to) {
-#ifndef MREMAP_DONTUNMAP
-  constexpr int MREMAP_DONTUNMAP = 4;  // Linux 5.7; glibc's headers name it from 2.32
-#endif
-  const int saved = errno;
-  void* r = ::mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
-  MoveResult out = MoveResult::Moved;
-  if (r == MAP_FAILED) out = errno == EINVAL ? MoveResult::Unsupported : MoveResult::Refused;
-  errno = saved;
-  return out;
-}
-
-MoveResult move_pages_to(void* from, usize bytes, void* to, usize to_bytes) {
+MoveResult move_pages(void* from, usize bytes, void* to, usize to_bytes) {
   const int saved = errno;
   void* r = ::mremap(from, bytes, to_bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to);
   MoveResult out = MoveResult::Moved;
-  if (r == MAP_FAILED) out = errno == EFAULT || errno == EINVAL ? MoveResult::Refused : MoveResult::Unsupported;
+  if (r == MAP_FAILED) out = errno == EFAULT || errno == EINVAL ? MoveResult::Refused : MoveResult::Failed;
   errno = saved;
   return out;
 }

@@ -37,26 +37,19 @@ enum class MapResult { Mapped, Taken, NoMemory };
 /// as it was), NoMemory when the kernel refuses (limits).
 MapResult map_fixed(void* p, usize bytes);
 
-/// Outcome of move_pages_out and move_pages_to.
-enum class MoveResult { Moved, Refused, Unsupported };
-
-/// Moves the pages of [from, from + bytes) (page-aligned, private
-/// anonymous) to `to`, in place of the mapping there (same size); the range
-/// at `from` stays mapped, reading as zero (mremap with MREMAP_FIXED and
-/// MREMAP_DONTUNMAP). Refused when the kernel will not (a range of several
-/// mappings, before Linux 6.17; no address space); Unsupported before Linux
-/// 5.7. When not Moved, [from, ...) is as it was, but `to` may have been
-/// unmapped (kernels unmap the destination before they check the source).
-/// errno untouched.
-MoveResult move_pages_out(void* from, usize bytes, void* to);
+/// Outcome of move_pages.
+enum class MoveResult { Moved, Refused, Failed };
 
 /// Moves the mapping [from, from + bytes) to `to`, grown to to_bytes (the
 /// growth reads as zero), in place of whatever [to, to + to_bytes) held
-/// (mremap with MREMAP_FIXED). Refused when the kernel finds the source
-/// unfit (EFAULT, EINVAL: several mappings to grow, which kernels check
-/// before they touch the destination); Unsupported for any other failure,
-/// after which the destination may have been unmapped. errno untouched.
-MoveResult move_pages_to(void* from, usize bytes, void* to, usize to_bytes);
+/// (mremap with MREMAP_MAYMOVE|MREMAP_FIXED); [from, ...) is unmapped then.
+/// A move that grows takes one mapping only (a range the program split with
+/// mprotect or mmap is refused), and then never moves part of it. Refused
+/// (EFAULT, EINVAL): the source is unfit, and [from, ...) is as it was;
+/// Failed: any other refusal (no memory, too many mappings), the source as
+/// it was too. Either way the destination may have been unmapped (kernels
+/// before 6.17 unmap it first). errno untouched.
+MoveResult move_pages(void* from, usize bytes, void* to, usize to_bytes);
 
 /// Maps a fresh readable/writable range of `bytes` aligned to `align`. Null on failure.
 void* map_aligned(usize bytes, usize align);

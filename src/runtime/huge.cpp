@@ -282,43 +282,51 @@ void* HugeHeap::grow_by_moving(void* p, usize n) {
   const usize nsegs = span / SEGMENT_SIZE;
   void* run = pages_->alloc_segments(nsegs, 1, SegmentKind::Huge);
   if (run == nullptr) return nullptr;
-  void* scratch = os::reserve_aligned(moved, page);  // where the pages wait between the two moves
+  // Where the pages wait between the two moves: a page longer than the
+  // block, so that the first move grows (below); 2 MiB-aligned, as the runs
+  // are, so transparent huge pages survive the trip.
+  const usize scratch_bytes = moved + page;
+  void* scratch = os::reserve_aligned(scratch_bytes, usize{2} << 20);
   if (scratch == nullptr) {
     pages_->free_segments(run, nsegs);
     return nullptr;
   }
   const usize old_nsegs = h->nsegs, old_usable = h->usable;
-  unlink(h);  // the header moves with the block
   // A refused move leaves the block where it was, marked so that it is
   // copied from then on (the program split its pages, most likely); after 16
   // refusals moves stop. The range the kernel was to move it to may have
   // been unmapped before the kernel refused, and another mapping may have
   // taken it since: such a range is only released when mapping it anew shows
-  // it was free, and otherwise left alone (address space only; no pages).
+  // it was free, and otherwise left alone (address space; no pages).
   const auto refused = [&]() {
     link(h);
     h->unmovable = true;
     if (__atomic_add_fetch(&move_refusals_, 1u, __ATOMIC_RELAXED) >= 16)
       __atomic_store_n(&moves_, false, __ATOMIC_RELAXED);
   };
-  const os::MoveResult out = os::move_pages_out(old_base, moved, scratch);
+  unlink(h);  // the header moves with the block
+  // First out to scratch, grown by a page: the kernel grows one mapping
+  // only, so a block the program split is refused whole, before any of it
+  // moved (a move of several mappings at one size, which kernels from 6.17
+  // allow, can stop halfway).
+  const os::MoveResult out = os::move_pages(old_base, moved, scratch, scratch_bytes);
   if (out != os::MoveResult::Moved) {
-    if (out == os::MoveResult::Unsupported) __atomic_store_n(&moves_, false, __ATOMIC_RELAXED);
     refused();
-    if (os::map_fixed(scratch, moved) == os::MapResult::Mapped) os::release(scratch, moved);
+    if (os::map_fixed(scratch, scratch_bytes) == os::MapResult::Mapped) os::release(scratch, scratch_bytes);
     pages_->free_segments(run, nsegs);  // not the kernel's target: untouched
     return nullptr;
   }
-  const os::MoveResult in = os::move_pages_to(scratch, moved, run, span);
+  // The old run now has a hole where the block was: mapped again at once, so
+  // that the run can be unmapped whole; if another mapping got there first,
+  // it is left alone.
+  const bool hole_ours = os::map_fixed(old_base, moved) == os::MapResult::Mapped;
+  const os::MoveResult in = os::move_pages(scratch, scratch_bytes, run, span);
   if (in != os::MoveResult::Moved) {
-    // The pages wait at scratch, the old run is mapped and empty: back they
-    // go (a move of the same size, which the kernels that let scratch hold
-    // several mappings allow for several).
-    const bool back = os::move_pages_to(scratch, moved, old_base, moved) == os::MoveResult::Moved;
+    // Back where the block was (a part of scratch's one mapping, at one size).
+    const bool back = hole_ours && os::move_pages(scratch, moved, old_base, moved) == os::MoveResult::Moved;
     STRATA_CHECK(back, "huge heap: realloc could not move a block back", p);
+    os::release(static_cast<char*>(scratch) + moved, page);
     refused();
-    // Refused (the source checked first: several mappings where the kernel
-    // will only grow one): the run is as it was.
     if (in == os::MoveResult::Refused || os::map_fixed(run, span) == os::MapResult::Mapped)
       pages_->free_segments(run, nsegs);
     else
@@ -335,7 +343,12 @@ void* HugeHeap::grow_by_moving(void* p, usize n) {
   nh->check = check_of(block);
   link(nh);
   __atomic_fetch_add(&bytes_, body - old_usable, __ATOMIC_RELAXED);
-  pages_->free_segments(old_base, old_nsegs);  // mapped and empty since the move
+  if (hole_ours) {
+    pages_->free_segments(old_base, old_nsegs);
+  } else {
+    os::release(old_base + moved, old_nsegs * SEGMENT_SIZE - moved);
+    pages_->abandon_segments(old_base, old_nsegs);
+  }
   remember_released(p);
   __atomic_fetch_add(&moves_done_, usize{1}, __ATOMIC_RELAXED);
   return block;

@@ -31,19 +31,21 @@
 // data stays), as glibc does for its mmapped chunks; a copy writes every
 // byte again and keeps the old and the new block resident at once, then the
 // old run's pages in the cache (realloc-grow's time against jemalloc's: 0.88
-// copying, 0.50 moving). mremap moves a range of one kernel mapping (kernels from
-// 6.17 move several at the same size, but grow only one), and a failed
-// MREMAP_FIXED may already have unmapped its destination, where another
-// mapping of the process could land. So the move goes in two steps, each
-// aimed where such a hole is harmless: first out to a scratch range of the
-// kernel's choosing, the old run staying mapped and empty (MREMAP_DONTUNMAP);
-// then from there into the new run, grown to its end (MREMAP_FIXED), whose
-// single mapping stays one (its guard page aside: lifting a guard lets the
-// kernel merge the pieces back). Every run is one mapping then, and moves
-// are refused only when the program split a block with mprotect or mmap:
-// the block stays where it was and is copied, and any range the kernel may
-// have unmapped is only released once mapping it anew shows it free. After
-// 16 refusals, and on kernels before 5.7 (no MREMAP_DONTUNMAP), realloc copies.
+// copying, 0.50 moving). Two hazards shape the move. A failed MREMAP_FIXED
+// may already have unmapped its destination (kernels before 6.17), where
+// another mapping of the process could land and strata would later unmap
+// it. And kernels from 6.17 move a range of several mappings at one size,
+// and can stop halfway (a userfaultfd page, the mapping count), which would
+// lose the block. So the block goes in two moves, each aimed where a hole is
+// harmless and each one that grows (a grow takes a single mapping or
+// nothing): first out to a scratch range of the kernel's choosing, one page
+// longer than the block, the hole left in the old run mapped again at once;
+// then from there into the new run, grown to its end, whose single mapping
+// stays one (its guard page aside: lifting a guard lets the kernel merge the
+// pieces back). So every run is one mapping, and a move is refused only when
+// the program split a block with mprotect or mmap: the block stays where it
+// was and is copied, and any range the kernel may have unmapped is released
+// only when mapping it anew shows it free. After 16 refusals, realloc copies.
 //
 // Guard: with huge_guard (the default) the page right after a block's usable
 // end is made inaccessible, so a linear overflow faults at its first byte
@@ -157,7 +159,7 @@ class HugeHeap {
   PageSource* pages_;
   bool keep_freed_ = true;
   bool guard_ = false;
-  bool moves_ = true;  ///< the kernel moves pages (MREMAP_DONTUNMAP); cleared when it says it cannot (atomic)
+  bool moves_ = true;  ///< realloc moves pages; cleared after 16 refusals (atomic)
   u32 move_refusals_ = 0;  ///< page moves refused (atomic; at 16, moves stop)
   usize moves_done_ = 0;   ///< page moves made (atomic; statistics)
   HugeHeader* live_ = nullptr;  ///< live blocks' headers, linked (under cache_lock_)
