@@ -164,14 +164,18 @@ void HugeHeap::unlink(HugeHeader* h) {
   else __atomic_store_n(&live_, h->next, __ATOMIC_RELEASE);
 }
 
+bool HugeHeap::run_layout(usize n, usize offset, usize page, usize& body, usize& span) const {
+  usize total = 0;
+  if (!usable_bytes(n, offset & (page - 1), page, body) || !checked_add(body, offset, total)) return false;
+  if (guard_ && !checked_add(total, page, total)) return false;  // room for the guard page
+  return align_up_checked(total, SEGMENT_SIZE, span);
+}
+
 void* HugeHeap::alloc(usize n, usize align) {
   const usize page = os::page_size();
   const usize offset = block_offset(align, page);
-  usize body = 0, total = 0;
-  if (!usable_bytes(n, offset & (page - 1), page, body) || !checked_add(body, offset, total)) return nullptr;
-  if (guard_ && !checked_add(total, page, total)) return nullptr;  // room for the guard page
-  usize span = 0;
-  if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
+  usize body = 0, span = 0;
+  if (!run_layout(n, offset, page, body, span)) return nullptr;
   const usize nsegs = span / SEGMENT_SIZE;
   const usize align_segs = align > SEGMENT_SIZE ? align / SEGMENT_SIZE : 1;
   CachedRun run{};
@@ -271,10 +275,8 @@ void* HugeHeap::grow_by_moving(void* p, usize n) {
   char* const old_base = static_cast<char*>(h->base);
   if (h->unmovable || static_cast<char*>(p) != old_base + HEADER_BYTES) return nullptr;  // aligned beyond 64: copied
   const usize page = os::page_size();
-  usize body = 0, total = 0, span = 0;
-  if (!usable_bytes(n, HEADER_BYTES, page, body) || !checked_add(body, HEADER_BYTES, total)) return nullptr;
-  if (guard_ && !checked_add(total, page, total)) return nullptr;
-  if (!align_up_checked(total, SEGMENT_SIZE, span)) return nullptr;
+  usize body = 0, span = 0;
+  if (!run_layout(n, HEADER_BYTES, page, body, span)) return nullptr;
   // The header and the block: whole pages (the block ends at a page end), in
   // front of the guard: one kernel mapping, unless the program split it.
   const usize moved = HEADER_BYTES + h->usable;

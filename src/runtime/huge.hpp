@@ -144,6 +144,10 @@ class HugeHeap {
   /// longer strata's, which would otherwise read as a foreign pointer).
   static constexpr usize RELEASED_RING = 64;
 
+  /// For an n-byte block at `offset` in its run: its usable bytes (to a page
+  /// end) and the run's bytes (the header's, the block's and the guard's
+  /// pages, in whole segments); false on overflow.
+  bool run_layout(usize n, usize offset, usize page, usize& body, usize& span) const;
   bool cache_take(usize nsegs, CachedRun& out);
   bool cache_put(const CachedRun& run);
   /// Takes out of the cache every run `pick` selects, then releases them
