@@ -256,6 +256,7 @@ void* reallocate(void* p, usize n, const char* fn) {
       t_prof.allocated += now;  // thread.allocated / deallocated as for a copy (prof.hpp)
       t_prof.deallocated += old;
       g_runtime.prof.resized(g_runtime.huge.sample_of(q), n);  // a sampled block keeps its record
+      g_runtime.purge.after_alloc();  // the new run counts against the soft limit as an allocation's would
       return q;
     }
   }

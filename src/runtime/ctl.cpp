@@ -20,6 +20,8 @@
 //   arenas.bin.<i>.size        size_t       r-   block size of class i
 //   stats.{allocated,active,metadata,resident,mapped,retained}  size_t r-
 //                                                 as of the last epoch write
+//   stats.huge_moves           size_t       r-   huge reallocs that moved pages rather than
+//                                                 copy (as of the last epoch write)
 //   limit.hard, limit.soft     size_t       rw   the limit in effect (0 none); a write
 //                                                 sets it (0 removes; EINVAL below 16 MiB)
 //   limit.{hard,soft}_source   const char*  r-   none / option / mallctl / cgroup
@@ -202,7 +204,7 @@ using StatIndex = StatsEpoch::Index;
 void refresh_stats() {
   StatsEpoch& e = g_runtime.stats_epoch;
   const Snapshot s = g_runtime.snapshot();
-  const u64 v[StatsEpoch::COUNT] = {s.allocated, s.active, s.metadata, s.resident, s.mapped, s.retained};
+  const u64 v[StatsEpoch::COUNT] = {s.allocated, s.active, s.metadata, s.resident, s.mapped, s.retained, s.huge_moves};
   for (usize i = 0; i < StatsEpoch::COUNT; ++i) __atomic_store_n(&e.values[i], v[i], __ATOMIC_RELAXED);
   __atomic_fetch_add(&e.epoch, 1, __ATOMIC_RELEASE);
 }
@@ -443,6 +445,7 @@ constexpr CtlNode ARENAS[] = {
 };
 constexpr CtlNode STATS[] = {
     CtlNode::leaf("active", ctl_stat<StatsEpoch::ACTIVE>),     CtlNode::leaf("allocated", ctl_stat<StatsEpoch::ALLOCATED>),
+    CtlNode::leaf("huge_moves", ctl_stat<StatsEpoch::HUGE_MOVES>),
     CtlNode::leaf("mapped", ctl_stat<StatsEpoch::MAPPED>),     CtlNode::leaf("metadata", ctl_stat<StatsEpoch::METADATA>),
     CtlNode::leaf("resident", ctl_stat<StatsEpoch::RESIDENT>), CtlNode::leaf("retained", ctl_stat<StatsEpoch::RETAINED>),
 };

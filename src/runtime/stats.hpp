@@ -84,7 +84,7 @@ struct ClassRow {
 /// are copied here so that a read of stats.allocated after an epoch write
 /// sees the same snapshot as stats.active, as jemalloc's do.
 struct StatsEpoch {
-  enum Index : usize { ALLOCATED, ACTIVE, METADATA, RESIDENT, MAPPED, RETAINED, COUNT };
+  enum Index : usize { ALLOCATED, ACTIVE, METADATA, RESIDENT, MAPPED, RETAINED, HUGE_MOVES, COUNT };
   u64 values[COUNT] = {};
   u64 epoch = 0;  ///< epoch writes so far (0: never refreshed)
 };

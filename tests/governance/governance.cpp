@@ -19,6 +19,10 @@
 //        bound, checks that the peak stays within it and that the soft limit
 //        forced purge passes (governance_test.sh passes the soft limit plus
 //        the peak live set plus a slack, or a cgroup's memory.max).
+//   soft_realloc  (mem_limit_soft:64M) a huge block grown by realloc past
+//        the soft limit while the huge cache holds freed runs: its pages
+//        move (stats.huge_moves), and that realloc itself starts the soft
+//        pass that brings strata back under the limit.
 //   limits <hard> <hard_src> <soft> <soft_src> <cgroup_version> <cgroup_max> <cgroup_high>
 //        the limit.* figures must be these (bytes; "-" skips one).
 //   reread <file> <bytes> <soft>  writes <bytes> into the fake cgroup file,
@@ -285,6 +289,50 @@ int churn(size_t phase_mib, int rounds, size_t bound_mib) {
   return 0;
 }
 
+// ---- soft limit: a realloc that moves a huge block's pages --------------------
+
+/// A huge block grown by realloc takes a new run (its pages move there, not
+/// copied): that run counts against the soft limit as an allocation's does,
+/// so the realloc that carries strata past the limit starts a soft pass by
+/// itself, which gives back the freed runs the huge cache holds.
+int soft_realloc() {
+  const size_t soft = ctl_get<size_t>("limit.soft");
+  ST_CHECKF(soft == 64 * MiB, "limit.soft = %zu, want 64 MiB (mem_limit_soft:64M)", soft);
+  size_t old_n = 4 * MiB;
+  char* p = (char*)malloc(old_n);
+  ST_CHECK(p != nullptr);
+  st_fill(p, old_n, 5);
+  // Freed runs the huge cache keeps (the limit is not reached yet).
+  void* cached[3];
+  for (void*& c : cached) {
+    c = malloc(8 * MiB);
+    ST_CHECK(c != nullptr);
+    memset(c, 1, 8 * MiB);
+  }
+  for (void* c : cached) free(c);
+  const size_t mapped0 = stat("stats.mapped");
+  const uint64_t passes0 = ctl_get<uint64_t>("limit.soft_passes");
+  const size_t moves0 = stat("stats.huge_moves");
+  ST_CHECKF(mapped0 < soft, "mapped %zu MiB before the realloc, already above the soft limit", mapped0 / MiB);
+  // Large enough that the new run carries the mapped bytes 8 MiB past the limit.
+  const size_t n = (soft - mapped0) + old_n + 8 * MiB;
+  char* q = (char*)realloc(p, n);
+  ST_CHECK(q != nullptr);
+  const size_t moves = stat("stats.huge_moves") - moves0;
+  const uint64_t passes = ctl_get<uint64_t>("limit.soft_passes") - passes0;
+  const size_t mapped = stat("stats.mapped");
+  printf("soft realloc: %zu -> %zu MiB with %zu MiB mapped before: %zu page moves, %llu soft passes, %zu MiB mapped "
+         "after\n",
+         old_n / MiB, n / MiB, mapped0 / MiB, moves, (unsigned long long)passes, mapped / MiB);
+  ST_CHECKF(moves == 1, "the realloc did not move the block's pages (%zu moves)", moves);
+  ST_CHECKF(st_verify(q, old_n, 5) == (size_t)-1, "the block's bytes did not survive the move");
+  ST_CHECKF(passes >= 1, "the realloc carried strata past the soft limit and no soft pass ran");
+  ST_CHECKF(mapped <= soft, "mapped %zu MiB after the soft pass, above the limit", mapped / MiB);
+  free(q);
+  printf("soft realloc: PASS\n");
+  return 0;
+}
+
 // ---- limits in effect ----------------------------------------------------------
 
 void expect_size(const char* name, const char* want) {
@@ -440,6 +488,7 @@ int main(int argc, char** argv) {
   g_ctl = (MallctlFn)st_sym("mallctl");
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "hard") == 0 && argc == 3) return strcmp(argv[2], "ctl") == 0 ? hard_ctl() : hard(argv[2]);
+  if (strcmp(mode, "soft_realloc") == 0 && argc == 2) return soft_realloc();
   if (strcmp(mode, "churn") == 0 && (argc == 4 || argc == 5))
     return churn(parse_size(argv[2]), atoi(argv[3]), argc == 5 ? parse_size(argv[4]) : 0);
   if (strcmp(mode, "limits") == 0 && argc == 9) return limits(argv + 2);

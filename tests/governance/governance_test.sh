@@ -60,6 +60,9 @@ case "$case_name" in
     with=$(sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$tmp/out" | head -n 1)
     echo "soft.churn: peak RSS without a limit ${without} MiB, with mem_limit_soft:64M ${with} MiB" ;;
 
+  soft.realloc)  # a huge realloc that moves pages past the soft limit starts a pass itself
+    run mem_limit_soft:64M,cgroup_limit:false soft_realloc; must_pass; quiet ;;
+
   cgroup.fake_v2)  # memory.max 192 MiB: soft 168 MiB, memory back before the limit
     fake_cgroup "$tmp/cg" memory.max=$((192 * MiB)) memory.high=max
     run cgroup_dir:"$tmp/cg" limits 0 none "$(derived $((192 * MiB)))" cgroup 2 $((192 * MiB)) 0; must_pass; quiet
