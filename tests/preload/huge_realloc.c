@@ -117,30 +117,6 @@ static void split(void) {
   printf("huge_realloc split: ok\n");
 }
 
-/* Runs f in a child with stderr captured; returns its status and stderr. */
-static int in_child(void (*f)(void), char* err, size_t cap) {
-  int fd[2];
-  ST_CHECK(pipe(fd) == 0);
-  fflush(stdout);
-  const pid_t pid = fork();
-  ST_CHECK(pid >= 0);
-  if (pid == 0) {
-    dup2(fd[1], 2);
-    close(fd[0]);
-    f();
-    _exit(0);
-  }
-  close(fd[1]);
-  size_t got = 0;
-  ssize_t r;
-  while (got + 1 < cap && (r = read(fd[0], err + got, cap - 1 - got)) > 0) got += (size_t)r;
-  err[got] = 0;
-  close(fd[0]);
-  int status = 0;
-  ST_CHECK(waitpid(pid, &status, 0) == pid);
-  return status;
-}
-
 /* A block grown by a move (an allocation between, so it cannot grow in place). */
 static unsigned char* moved_block(size_t* n_out) {
   const long before = huge_moves();
@@ -177,11 +153,11 @@ static void free_stale_pointer(void) {
 
 static void guard_and_stale(void) {
   char err[4096];
-  int status = in_child(overflow_after_move, err, sizeof err);
+  int status = st_run_in_child(overflow_after_move, err, sizeof err, 0, NULL);
   ST_CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV && strstr(err, "heap-buffer-overflow") != NULL &&
                 strstr(err, "huge block") != NULL,
             "overflow past a moved block: status 0x%x, stderr: %s", status, err);
-  status = in_child(free_stale_pointer, err, sizeof err);
+  status = st_run_in_child(free_stale_pointer, err, sizeof err, 0, NULL);
   ST_CHECKF(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(err, "strata: free(): double free") != NULL,
             "free of a moved block's old pointer: status 0x%x, stderr: %s", status, err);
   printf("huge_realloc guard and stale pointer: ok\n");

@@ -17,6 +17,8 @@
  *  - st_fill / st_verify: a position- and seed-dependent byte pattern, to
  *    prove contents survive realloc, cross-thread hand-over and fork.
  *  - st_rss_kib, st_now_ms, st_rng: RSS, a monotonic clock and a small PRNG.
+ *  - st_run_in_child: runs a function in a forked child with its stderr
+ *    captured and an optional deadline (for reports that end the process).
  */
 #ifndef STRATA_TESTS_PRELOAD_CHECK_H
 #define STRATA_TESTS_PRELOAD_CHECK_H
@@ -32,7 +34,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +235,50 @@ static inline uint64_t st_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Runs f() in a forked child whose stderr goes to err (up to cap - 1 bytes,
+ * NUL-terminated); the child exits with status 0 when f returns. With
+ * deadline_ms > 0, a child still running after that long is killed and
+ * *hung (if not null) set to 1. Returns the child's wait status. */
+static inline int st_run_in_child(void (*f)(void), char* err, size_t cap, unsigned deadline_ms, int* hung) {
+  int fd[2];
+  ST_CHECK(pipe(fd) == 0);
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  ST_CHECK(pid >= 0);
+  if (pid == 0) {
+    dup2(fd[1], 2);
+    close(fd[0]);
+    close(fd[1]);
+    f();
+    _exit(0);
+  }
+  close(fd[1]);
+  int status = 0, ended = 0, killed = 0;
+  if (deadline_ms > 0) {
+    /* Polled; the child's stderr (a report: small) waits in the pipe. */
+    const uint64_t deadline = st_now_ms() + deadline_ms;
+    while (!ended && !killed) {
+      const pid_t w = waitpid(pid, &status, WNOHANG);
+      ST_CHECK(w == 0 || w == pid);
+      ended = w == pid;
+      if (!ended && st_now_ms() > deadline) {
+        kill(pid, SIGKILL);
+        killed = 1;
+      }
+      if (!ended && !killed) usleep(1000);
+    }
+  }
+  if (hung != NULL) *hung = killed;
+  size_t got = 0;
+  ssize_t r;
+  while (got + 1 < cap && (r = read(fd[0], err + got, cap - 1 - got)) > 0) got += (size_t)r;
+  err[got] = 0;
+  close(fd[0]);
+  if (!ended) ST_CHECK(waitpid(pid, &status, 0) == pid);
+  return status;
 }
 
 /* xorshift64*: deterministic, per-thread state. */

@@ -109,41 +109,23 @@ static void child(void) {
 /* One child run: 0 when it finished or strata reported the re-entry, 1 on a
  * hang or any other death (printed). */
 static int run_child(int round) {
-  int err[2];
-  ST_CHECK(pipe(err) == 0);
-  fflush(stdout);
-  const pid_t pid = fork();
-  ST_CHECK(pid >= 0);
-  if (pid == 0) {
-    dup2(err[1], 2);
-    close(err[0]);
-    child();
+  char buf[512];
+  int hung = 0;
+  const int status = st_run_in_child(child, buf, sizeof buf, 20000, &hung);
+  if (hung) {
+    fprintf(stderr, "signal_reentry: FAIL (run %d): the child hung for 20 s (self-deadlock on re-entry)\n", round);
+    return 1;
   }
-  close(err[1]);
-  const uint64_t deadline = st_now_ms() + 20000;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
-    if (st_now_ms() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      fprintf(stderr, "signal_reentry: FAIL (run %d): the child hung for 20 s (self-deadlock on re-entry)\n", round);
-      close(err[0]);
-      return 1;
-    }
-    usleep(1000);
-  }
-  char buf[512] = {0};
-  const ssize_t n = read(err[0], buf, sizeof buf - 1);
-  close(err[0]);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
     if (round == 0) printf("signal_reentry: run 0 PASS (re-entry served)\n");
     return 0;
   }
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && n > 0 && strncmp(buf, "strata: ", 8) == 0) {
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strncmp(buf, "strata: ", 8) == 0) {
     if (round == 0) printf("signal_reentry: run 0 PASS (re-entry detected): %s", buf);
     return 0;
   }
-  fprintf(stderr, "signal_reentry: FAIL (run %d): child status 0x%x, stderr: %s\n", round, status, n > 0 ? buf : "(none)");
+  fprintf(stderr, "signal_reentry: FAIL (run %d): child status 0x%x, stderr: %s\n", round, status,
+          buf[0] != 0 ? buf : "(none)");
   return 1;
 }
 
