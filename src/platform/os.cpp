@@ -144,6 +144,42 @@ void close_fd(int fd) {
   errno = saved;
 }
 
+isize read_at(int fd, void* buf, usize n, u64 offset) {
+  const int saved = errno;
+  long r = -1;
+  do {
+    r = ::syscall(SYS_pread64, fd, buf, n, static_cast<long>(offset));
+  } while (r < 0 && errno == EINTR);
+  errno = saved;
+  return r < 0 ? -1 : static_cast<isize>(r);
+}
+
+bool page_mapped(const void* addr) {
+  const int saved = errno;
+  const uptr page = reinterpret_cast<uptr>(addr) & ~(page_size() - 1);
+  unsigned char vec = 0;
+  const bool mapped = ::mincore(reinterpret_cast<void*>(page), 1, &vec) == 0;
+  errno = saved;
+  return mapped;
+}
+
+bool find_object(const void* addr, LoadedObject& out) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  struct dl_find_object f;
+  if (::_dl_find_object(const_cast<void*>(addr), &f) != 0 || f.dlfo_link_map == nullptr) return false;
+  out.lo = reinterpret_cast<uptr>(f.dlfo_map_start);
+  out.hi = reinterpret_cast<uptr>(f.dlfo_map_end);
+  out.bias = static_cast<uptr>(f.dlfo_link_map->l_addr);
+  out.eh_frame_hdr = reinterpret_cast<uptr>(f.dlfo_eh_frame);
+  out.path = f.dlfo_link_map->l_name != nullptr ? f.dlfo_link_map->l_name : "";
+  return true;
+#else
+  (void)addr;
+  (void)out;
+  return false;
+#endif
+}
+
 void write_stderr(const char* s, usize n) {
   while (n > 0) {
     ssize_t w = ::write(2, s, n);

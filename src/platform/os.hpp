@@ -80,6 +80,14 @@ isize read_fd(int fd, void* buf, usize n);
 /// Closes fd (raw system call); errno is preserved.
 void close_fd(int fd);
 
+/// Reads up to n bytes of fd at `offset` (pread, raw system call, retried on
+/// EINTR): the count, 0 past the end, -1 on an error. errno is preserved.
+isize read_at(int fd, void* buf, usize n, u64 offset);
+
+/// Whether the page holding addr is mapped (mincore answers; it says nothing
+/// of the page's protection). errno is preserved.
+bool page_mapped(const void* addr);
+
 /// Writes the whole buffer to fd 2, retrying on EINTR; never allocates.
 void write_stderr(const char* s, usize n);
 
@@ -208,6 +216,20 @@ FastBacktrace load_fast_backtrace();
 /// tables through dl_iterate_phdr and map their caches); call with no strata
 /// lock held all the same.
 usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace fast);
+
+/// A loaded object (the main program, a shared library), as the dynamic
+/// loader knows it.
+struct LoadedObject {
+  uptr lo = 0, hi = 0;                 ///< the address range its segments span
+  uptr bias = 0;                       ///< load bias: run-time address = file's virtual address + bias
+  uptr eh_frame_hdr = 0;               ///< run-time address of its PT_GNU_EH_FRAME (.eh_frame_hdr); 0: none
+  const char* path = nullptr;          ///< its file ("" for the main program); the loader's string
+};
+
+/// The object holding addr, by glibc's _dl_find_object (lock-free, no
+/// allocation, safe inside malloc); false when no object holds addr or the C
+/// library predates it (glibc 2.35).
+bool find_object(const void* addr, LoadedObject& out);
 
 /// The executable address range of the shared object holding `addr`, into
 /// [lo, hi); false when addr lies in the main program (a static link: no range

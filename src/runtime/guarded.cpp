@@ -1,6 +1,7 @@
 // strata runtime: the guarded pool (guarded.hpp).
 #include "runtime/guarded.hpp"
 
+#include "platform/file_unwind.hpp"
 #include "platform/layout.hpp"
 #include "platform/report.hpp"
 #include "platform/segment_map.hpp"
@@ -92,6 +93,11 @@ bool GuardedPool::map_pool(usize slots) {
   return true;
 }
 
+void GuardedPool::reset_lock_in_child() {
+  lock_.reset();
+  os::reset_file_unwind_in_child();
+}
+
 void GuardedPool::configure(const Options& o, bool profiling) {
   bool pool = false;
   if (o.guarded_sample_rate != 0 && profiling) {
@@ -124,8 +130,14 @@ usize GuardedPool::capture(void** out) const {
       __atomic_store_n(&skip_hi_, hi, __ATOMIC_RELEASE);
     }
   }
-  return os::backtrace(out, FRAMES, __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED),
-                       __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED), nullptr);
+  const uptr lo = __atomic_load_n(&skip_lo_, __ATOMIC_RELAXED), hi = __atomic_load_n(&skip_hi_, __ATOMIC_RELAXED);
+  // The tables are read from the object files: read through the mappings (as
+  // libgcc reads them), the first samples of a small process would make
+  // ~250 KiB of them resident (file_unwind.hpp). libgcc walks where the file
+  // walk gives up.
+  usize n = 0;
+  if (os::backtrace_from_files(out, FRAMES, lo, hi, n)) return n;
+  return os::backtrace(out, FRAMES, lo, hi, nullptr);
 }
 
 void* GuardedPool::alloc(usize n, usize align) {

@@ -103,7 +103,8 @@ class GuardedPool {
   GuardedFigures figures();
   void lock() { lock_.lock(); }
   void unlock() { lock_.unlock(); }
-  void reset_lock_in_child() { lock_.reset(); }
+  /// Fork child: the lock, and the stack walk's cache of decoded frames (platform/file_unwind.hpp).
+  void reset_lock_in_child();
 
  private:
   static constexpr usize FRAMES = 24;

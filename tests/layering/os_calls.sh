@@ -17,7 +17,7 @@ pthread_create pthread_key_create pthread_setspecific pthread_atfork pthread_att
 clock_gettime gettimeofday time nanosleep usleep sleep sched_yield sched_getaffinity
 getauxval getrandom getenv secure_getenv syscall getrlimit setrlimit prctl
 atexit abort exit _exit
-getpid _Unwind_Backtrace dl_iterate_phdr dladdr dlopen dlsym
+getpid _Unwind_Backtrace _dl_find_object dl_iterate_phdr dladdr dlopen dlsym
 pthread_setcancelstate _IO_list_lock _IO_list_unlock _IO_list_resetlock'
 
 undefined() {  # undefined symbols of the objects in $1, one a line, without @version

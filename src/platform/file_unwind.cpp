@@ -1,0 +1,719 @@
+// strata platform: the stack walk from the object files (file_unwind.hpp).
+//
+// A frame is unwound as the DWARF call-frame information says (the .eh_frame
+// format of the LSB, which glibc, GCC and LLVM emit): find the object holding
+// the pc (_dl_find_object), the FDE covering it (a binary search of the
+// object's .eh_frame_hdr table), run the CIE's and the FDE's instructions up
+// to the pc, then compute the canonical frame address (CFA) and the caller's
+// registers from the rules found. Every table byte comes from the object's
+// file through a small cursor (pread into a 256-byte window); only the stack
+// itself is read in memory, and only inside the span a frame's rules name.
+#include "platform/file_unwind.hpp"
+
+#include "platform/os.hpp"
+
+namespace strata::os {
+
+#if defined(__x86_64__)
+
+namespace {
+
+// ---- DWARF constants (the .eh_frame subset) ----------------------------------------
+
+// Pointer encodings (DW_EH_PE_*): the low nibble the value's format, bits 4-6
+// what it is relative to.
+constexpr u8 PE_OMIT = 0xff;
+constexpr u8 PE_ABSPTR = 0x00, PE_ULEB128 = 0x01, PE_UDATA2 = 0x02, PE_UDATA4 = 0x03, PE_UDATA8 = 0x04,
+             PE_SLEB128 = 0x09, PE_SDATA2 = 0x0a, PE_SDATA4 = 0x0b, PE_SDATA8 = 0x0c;
+constexpr u8 PE_PCREL = 0x10, PE_DATAREL = 0x30, PE_INDIRECT = 0x80;
+
+// x86-64 DWARF register numbers: the ones a walk carries (callee-saved, the
+// stack pointer, the return address column). The others are not needed to
+// find a caller: compilers define the CFA by rsp or rbp.
+constexpr u32 REG_RBX = 3, REG_RBP = 6, REG_RSP = 7, REG_R12 = 12, REG_R15 = 15, REG_RA = 16;
+constexpr u32 NREGS = 17;
+
+constexpr usize MAX_OBJECTS = 6;     // objects one walk may open (a stack crosses a few)
+constexpr usize WINDOW = 256;        // cursor window (bytes read per pread)
+constexpr usize MAX_STATES = 4;      // DW_CFA_remember_state depth (compilers nest one)
+constexpr usize MAX_PHDRS = 32;      // program headers read per object
+constexpr u64 MAX_FRAME = u64{1} << 24;  // a frame larger than 16 MiB is taken for garbage
+
+// ---- an object file -----------------------------------------------------------------
+
+struct Load {
+  u64 vaddr, filesz, offset;  // a PT_LOAD's virtual address, bytes in the file, file offset
+};
+
+/// One object of the stack, opened for the walk: its file and its loaded
+/// segments, checked against what the loader mapped.
+struct Object {
+  uptr lo = 0, hi = 0, bias = 0;
+  u64 hdr = 0;  // .eh_frame_hdr's virtual address (file's)
+  int fd = -1;
+  u32 nloads = 0;
+  Load loads[6] = {};
+
+  /// The file offset of n bytes at vaddr, and how many bytes of the segment
+  /// follow it (at least 1), or false when vaddr lies in no loaded segment.
+  bool offset_of(u64 vaddr, u64& off, u64& avail) const {
+    for (u32 i = 0; i < nloads; ++i) {
+      const Load& l = loads[i];
+      if (vaddr >= l.vaddr && vaddr - l.vaddr < l.filesz) {
+        off = l.offset + (vaddr - l.vaddr);
+        avail = l.filesz - (vaddr - l.vaddr);
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+struct Ehdr64 {
+  u8 ident[16];
+  u16 type, machine;
+  u32 version;
+  u64 entry, phoff, shoff;
+  u32 flags;
+  u16 ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct Phdr64 {
+  u32 type, flags;
+  u64 offset, vaddr, paddr, filesz, memsz, align;
+};
+constexpr u32 PT_LOAD_ = 1, PT_GNU_EH_FRAME_ = 0x6474e550;
+
+/// Opens o's file and reads its program headers; false when the file cannot
+/// be read or its PT_GNU_EH_FRAME is not where the loader found one (another
+/// file now at that path: an upgrade while the process runs).
+[[gnu::cold]] bool open_object(const LoadedObject& lo, Object& o) {
+  o.lo = lo.lo;
+  o.hi = lo.hi;
+  o.bias = lo.bias;
+  if (lo.eh_frame_hdr == 0) return false;
+  // /proc/self/exe is the program's own file even if its path was replaced.
+  o.fd = open_read(lo.path != nullptr && lo.path[0] != 0 ? lo.path : "/proc/self/exe");
+  if (o.fd < 0) return false;
+  Ehdr64 eh;
+  if (read_at(o.fd, &eh, sizeof eh, 0) != static_cast<isize>(sizeof eh)) return false;
+  if (eh.ident[0] != 0x7f || eh.ident[1] != 'E' || eh.ident[2] != 'L' || eh.ident[3] != 'F' || eh.ident[4] != 2 ||
+      eh.phentsize != sizeof(Phdr64) || eh.phnum == 0 || eh.phnum > MAX_PHDRS)
+    return false;
+  Phdr64 ph[MAX_PHDRS];
+  const usize bytes = usize{eh.phnum} * sizeof(Phdr64);
+  if (read_at(o.fd, ph, bytes, eh.phoff) != static_cast<isize>(bytes)) return false;
+  bool hdr_found = false;
+  for (u32 i = 0; i < eh.phnum; ++i) {
+    if (ph[i].type == PT_LOAD_ && o.nloads < sizeof o.loads / sizeof o.loads[0]) {
+      o.loads[o.nloads++] = Load{ph[i].vaddr, ph[i].filesz, ph[i].offset};
+    } else if (ph[i].type == PT_GNU_EH_FRAME_) {
+      o.hdr = ph[i].vaddr;
+      hdr_found = ph[i].vaddr + o.bias == lo.eh_frame_hdr;
+    }
+  }
+  return hdr_found;
+}
+
+// ---- reading the tables -------------------------------------------------------------
+
+/// Sequential reads of an object's file by virtual address, through a
+/// window refilled by pread. A read past what the file holds (or a failed
+/// pread) marks the cursor failed; later reads then return 0.
+class Cursor {
+ public:
+  Cursor(const Object& o, u64 vaddr) : o_(o), at_(vaddr) {}
+
+  bool ok() const { return ok_; }
+  u64 vaddr() const { return at_; }
+  void seek(u64 vaddr) { at_ = vaddr; }
+
+  u8 byte() {
+    if (!ok_) return 0;
+    if (at_ < base_ || at_ >= base_ + len_) refill();
+    if (!ok_) return 0;
+    return buf_[at_++ - base_];
+  }
+  [[gnu::noinline]] u64 unsigned_bytes(u32 n) {  // little-endian
+    u64 v = 0;
+    for (u32 i = 0; i < n; ++i) v |= static_cast<u64>(byte()) << (8 * i);
+    return v;
+  }
+  i64 signed_bytes(u32 n) {
+    const u64 v = unsigned_bytes(n);
+    const u32 shift = 64 - 8 * n;
+    return static_cast<i64>(v << shift) >> shift;
+  }
+  [[gnu::noinline]] u64 uleb() {
+    u64 v = 0;
+    for (u32 shift = 0; ok_; shift += 7) {
+      const u8 b = byte();
+      if (shift < 64) v |= static_cast<u64>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) break;
+      if (shift > 70) ok_ = false;
+    }
+    return v;
+  }
+  [[gnu::noinline]] i64 sleb() {
+    u64 v = 0;
+    u32 shift = 0;
+    u8 b = 0;
+    do {
+      b = byte();
+      if (shift < 64) v |= static_cast<u64>(b & 0x7f) << shift;
+      shift += 7;
+      if (shift > 70) ok_ = false;
+    } while (ok_ && (b & 0x80) != 0);
+    if (shift < 64 && (b & 0x40) != 0) v |= ~u64{0} << shift;
+    return static_cast<i64>(v);
+  }
+  /// A pointer in encoding enc (a virtual address of the file: pc-relative
+  /// ones are taken relative to the field's own address, data-relative ones
+  /// to `datarel`). Indirect pointers and other bases fail the cursor.
+  [[gnu::noinline]] u64 pointer(u8 enc, u64 datarel = 0) {
+    const u64 field = at_;
+    u64 v = 0;
+    switch (enc & 0x0f) {
+      case PE_ABSPTR: case PE_UDATA8: case PE_SDATA8: v = unsigned_bytes(8); break;
+      case PE_UDATA2: v = unsigned_bytes(2); break;
+      case PE_UDATA4: v = unsigned_bytes(4); break;
+      case PE_SDATA2: v = static_cast<u64>(signed_bytes(2)); break;
+      case PE_SDATA4: v = static_cast<u64>(signed_bytes(4)); break;
+      case PE_ULEB128: v = uleb(); break;
+      case PE_SLEB128: v = static_cast<u64>(sleb()); break;
+      default: ok_ = false; return 0;
+    }
+    if ((enc & PE_INDIRECT) != 0) {
+      ok_ = false;
+      return 0;
+    }
+    switch (enc & 0x70) {
+      case 0: return v;
+      case PE_PCREL: return field + v;
+      case PE_DATAREL: return datarel + v;
+      default: ok_ = false; return 0;
+    }
+  }
+  void fail() { ok_ = false; }
+
+ private:
+  [[gnu::noinline]] void refill() {
+    u64 off = 0, avail = 0;
+    if (!o_.offset_of(at_, off, avail)) {
+      ok_ = false;
+      return;
+    }
+    const usize want = avail < WINDOW ? static_cast<usize>(avail) : WINDOW;
+    const isize got = read_at(o_.fd, buf_, want, off);
+    if (got <= 0) {
+      ok_ = false;
+      return;
+    }
+    base_ = at_;
+    len_ = static_cast<u64>(got);
+  }
+
+  const Object& o_;
+  u64 at_;
+  u64 base_ = 0, len_ = 0;
+  bool ok_ = true;
+  u8 buf_[WINDOW];
+};
+
+/// The virtual address of the FDE whose table entry is the last one at or
+/// below pc (the binary search table of .eh_frame_hdr), or 0.
+[[gnu::cold]] u64 find_fde(const Object& o, u64 pc) {
+  Cursor c(o, o.hdr);
+  const u8 version = c.byte(), ptr_enc = c.byte(), count_enc = c.byte(), table_enc = c.byte();
+  if (!c.ok() || version != 1 || count_enc == PE_OMIT || table_enc != (PE_DATAREL | PE_SDATA4)) return 0;
+  (void)c.pointer(ptr_enc, o.hdr);  // .eh_frame's address: not needed
+  const u64 count = c.pointer(count_enc, o.hdr);
+  if (!c.ok() || count == 0) return 0;
+  const u64 table = c.vaddr();
+  // Entries are (initial location, FDE address), each 4 bytes relative to the header.
+  const auto loc_at = [&](u64 i) {
+    c.seek(table + 8 * i);
+    return o.hdr + static_cast<u64>(c.signed_bytes(4));
+  };
+  u64 lo = 0, hi = count;  // the answer is in [lo, hi): loc(lo) <= pc, or lo is 0
+  if (loc_at(0) > pc) return 0;
+  while (hi - lo > 1 && c.ok()) {
+    const u64 mid = lo + (hi - lo) / 2;
+    if (loc_at(mid) <= pc) lo = mid;
+    else hi = mid;
+  }
+  c.seek(table + 8 * lo + 4);
+  const u64 fde = o.hdr + static_cast<u64>(c.signed_bytes(4));
+  return c.ok() ? fde : 0;
+}
+
+// ---- call-frame rules -----------------------------------------------------------------
+
+enum class Rule : u8 { Same, Undefined, Offset, ValOffset, Register };
+
+struct RegRule {
+  Rule rule = Rule::Same;
+  i64 value = 0;  // the offset from the CFA, or the register
+};
+
+struct FrameRules {
+  u32 cfa_reg = REG_RSP;
+  i64 cfa_offset = 8;
+  RegRule regs[NREGS];
+};
+
+/// What a CIE says about the FDEs that name it.
+struct Cie {
+  u64 code_align = 1;
+  i64 data_align = -8;
+  u32 ra_reg = REG_RA;
+  u8 fde_enc = PE_ABSPTR;
+  bool has_augmentation_data = false;
+  u64 instructions = 0, end = 0;  // its initial instructions [instructions, end)
+};
+
+[[gnu::cold]] bool parse_cie(const Object& o, u64 at, Cie& cie) {
+  Cursor c(o, at);
+  const u64 length = c.unsigned_bytes(4);
+  if (length == 0 || length >= 0xfffffff0u) return false;
+  cie.end = at + 4 + length;
+  if (c.unsigned_bytes(4) != 0) return false;  // a CIE's id in .eh_frame
+  const u8 version = c.byte();
+  if (version != 1 && version != 3) return false;
+  char aug[8];
+  usize naug = 0;
+  for (u8 ch = c.byte(); ch != 0; ch = c.byte()) {
+    if (!c.ok() || naug == sizeof aug) return false;
+    aug[naug++] = static_cast<char>(ch);
+  }
+  cie.code_align = c.uleb();
+  cie.data_align = c.sleb();
+  cie.ra_reg = version == 1 ? c.byte() : static_cast<u32>(c.uleb());
+  if (naug > 0 && aug[0] == 'z') {
+    cie.has_augmentation_data = true;
+    const u64 len = c.uleb();
+    const u64 data_end = c.vaddr() + len;
+    for (usize i = 1; i < naug && c.ok(); ++i) {
+      switch (aug[i]) {
+        case 'R': cie.fde_enc = c.byte(); break;
+        case 'P': {  // the personality routine: its encoding and value, skipped
+          const u8 enc = c.byte();
+          (void)c.pointer(static_cast<u8>(enc & 0x7f));
+          break;
+        }
+        case 'L': (void)c.byte(); break;  // the LSDA's encoding
+        case 'B': break;                  // AArch64 pointer authentication key
+        default: return false;            // 'S' (a signal frame) and anything unknown
+      }
+    }
+    c.seek(data_end);
+  } else if (naug != 0) {
+    return false;  // "eh" and other pre-'z' augmentations
+  }
+  cie.instructions = c.vaddr();
+  return c.ok() && cie.ra_reg < NREGS && cie.code_align != 0 && cie.instructions <= cie.end;
+}
+
+/// Runs the call-frame instructions in [from, to) while their location is at
+/// or below `target`, starting at location `loc`. `initial` is the CIE's
+/// state (DW_CFA_restore's reference). False on an instruction the walk does
+/// not support (expressions) or a malformed table.
+[[gnu::cold]] bool run_instructions(const Object& o, const Cie& cie, u64 from, u64 to, u64 loc, u64 target, FrameRules& fr,
+                      const FrameRules& initial) {
+  Cursor c(o, from);
+  FrameRules saved[MAX_STATES];
+  usize depth = 0;
+  const auto set = [&](u64 reg, Rule rule, i64 value) {
+    if (reg < NREGS) fr.regs[reg] = RegRule{rule, value};
+    return true;  // registers the walk does not carry are ignored
+  };
+  const auto advance = [&](u64 delta) {
+    loc += delta * cie.code_align;
+    return loc <= target;
+  };
+  while (c.vaddr() < to) {
+    const u8 op = c.byte();
+    if (!c.ok()) return false;
+    const u8 low = op & 0x3f;
+    switch (op >> 6) {
+      case 1:  // DW_CFA_advance_loc
+        if (!advance(low)) return true;
+        continue;
+      case 2:  // DW_CFA_offset
+        set(low, Rule::Offset, static_cast<i64>(c.uleb()) * cie.data_align);
+        continue;
+      case 3:  // DW_CFA_restore
+        if (low < NREGS) fr.regs[low] = initial.regs[low];
+        continue;
+      default: break;
+    }
+    switch (op) {
+      case 0x00: break;  // DW_CFA_nop
+      case 0x01: {       // DW_CFA_set_loc
+        loc = c.pointer(cie.fde_enc);
+        if (loc > target) return true;
+        break;
+      }
+      case 0x02: if (!advance(c.byte())) return true; break;               // advance_loc1
+      case 0x03: if (!advance(c.unsigned_bytes(2))) return true; break;    // advance_loc2
+      case 0x04: if (!advance(c.unsigned_bytes(4))) return true; break;    // advance_loc4
+      case 0x05: {  // DW_CFA_offset_extended
+        const u64 reg = c.uleb();
+        set(reg, Rule::Offset, static_cast<i64>(c.uleb()) * cie.data_align);
+        break;
+      }
+      case 0x06: {  // DW_CFA_restore_extended
+        const u64 reg = c.uleb();
+        if (reg < NREGS) fr.regs[reg] = initial.regs[reg];
+        break;
+      }
+      case 0x07: set(c.uleb(), Rule::Undefined, 0); break;  // DW_CFA_undefined
+      case 0x08: set(c.uleb(), Rule::Same, 0); break;       // DW_CFA_same_value
+      case 0x09: {                                           // DW_CFA_register
+        const u64 reg = c.uleb();
+        set(reg, Rule::Register, static_cast<i64>(c.uleb()));
+        break;
+      }
+      case 0x0a:  // DW_CFA_remember_state
+        if (depth == MAX_STATES) return false;
+        saved[depth++] = fr;
+        break;
+      case 0x0b:  // DW_CFA_restore_state: the CFA rule too (DWARF 5, and what GCC's epilogues rely on)
+        if (depth == 0) return false;
+        fr = saved[--depth];
+        break;
+      case 0x0c:  // DW_CFA_def_cfa
+        fr.cfa_reg = static_cast<u32>(c.uleb());
+        fr.cfa_offset = static_cast<i64>(c.uleb());
+        break;
+      case 0x0d: fr.cfa_reg = static_cast<u32>(c.uleb()); break;          // DW_CFA_def_cfa_register
+      case 0x0e: fr.cfa_offset = static_cast<i64>(c.uleb()); break;       // DW_CFA_def_cfa_offset
+      case 0x11: {                                                          // DW_CFA_offset_extended_sf
+        const u64 reg = c.uleb();
+        set(reg, Rule::Offset, c.sleb() * cie.data_align);
+        break;
+      }
+      case 0x12:  // DW_CFA_def_cfa_sf
+        fr.cfa_reg = static_cast<u32>(c.uleb());
+        fr.cfa_offset = c.sleb() * cie.data_align;
+        break;
+      case 0x13: fr.cfa_offset = c.sleb() * cie.data_align; break;  // DW_CFA_def_cfa_offset_sf
+      case 0x14: {                                                   // DW_CFA_val_offset
+        const u64 reg = c.uleb();
+        set(reg, Rule::ValOffset, static_cast<i64>(c.uleb()) * cie.data_align);
+        break;
+      }
+      case 0x15: {  // DW_CFA_val_offset_sf
+        const u64 reg = c.uleb();
+        set(reg, Rule::ValOffset, c.sleb() * cie.data_align);
+        break;
+      }
+      case 0x2e: (void)c.uleb(); break;  // DW_CFA_GNU_args_size
+      case 0x2f: {                        // DW_CFA_GNU_negative_offset_extended
+        const u64 reg = c.uleb();
+        set(reg, Rule::Offset, -static_cast<i64>(c.uleb()) * cie.data_align);
+        break;
+      }
+      default: return false;  // the expression rules (0x0f, 0x10, 0x16) and anything unknown
+    }
+    if (!c.ok()) return false;
+  }
+  return true;
+}
+
+/// The rules in effect at `target` (a virtual address of o) from its FDE;
+/// false when the tables do not cover it or use what the walk does not support.
+[[gnu::cold]] bool rules_at(const Object& o, u64 target, FrameRules& fr, u32& ra_reg) {
+  const u64 fde = find_fde(o, target);
+  if (fde == 0) return false;
+  Cursor c(o, fde);
+  const u64 length = c.unsigned_bytes(4);
+  if (!c.ok() || length == 0 || length >= 0xfffffff0u) return false;
+  const u64 id_at = c.vaddr();
+  const u64 end = id_at + length;
+  const u64 cie_delta = c.unsigned_bytes(4);
+  if (cie_delta == 0 || cie_delta > id_at) return false;  // 0 would make it a CIE
+  Cie cie;
+  if (!parse_cie(o, id_at - cie_delta, cie)) return false;
+  const u64 begin = c.pointer(cie.fde_enc);
+  const u64 range = c.pointer(static_cast<u8>(cie.fde_enc & 0x0f));
+  if (!c.ok() || target < begin || target - begin >= range) return false;
+  if (cie.has_augmentation_data) c.seek(c.vaddr() + c.uleb());
+  if (!c.ok()) return false;
+  fr = FrameRules{};
+  if (!run_instructions(o, cie, cie.instructions, cie.end, begin, ~u64{0}, fr, fr)) return false;
+  const FrameRules initial = fr;
+  if (!run_instructions(o, cie, c.vaddr(), end, begin, target, fr, initial)) return false;
+  ra_reg = cie.ra_reg;
+  return true;
+}
+
+// ---- what a frame's rules say, compactly, and a cache of them ------------------------
+
+// The registers a walk carries, in this order: the callee-saved ones and the
+// stack pointer (a CFA is defined by rsp or rbp; the others come back with
+// the caller's values) and the return address column.
+constexpr u32 CARRIED[] = {REG_RBX, REG_RBP, REG_RSP, REG_R12, 13, 14, REG_R15, REG_RA};
+constexpr u32 NCARRIED = sizeof CARRIED / sizeof CARRIED[0];
+constexpr u32 SLOT_RSP = 2, SLOT_RA = 7;
+
+constexpr i32 slot_of(u32 reg) {
+  for (u32 i = 0; i < NCARRIED; ++i)
+    if (CARRIED[i] == reg) return static_cast<i32>(i);
+  return -1;
+}
+
+/// The rules of one frame for the carried registers.
+struct Frame {  // all zero by default, so that the cache below lies in .bss
+  u8 cfa_slot = 0;
+  bool outermost = false;  // the return address is undefined: no caller
+  i32 cfa_offset = 0;
+  Rule rule[NCARRIED] = {};
+  i32 value[NCARRIED] = {};  // an offset from the CFA, or a slot (Rule::Register)
+};
+
+/// Frame from the full rules; false when they name what the walk does not carry.
+[[gnu::cold]] bool compact(const FrameRules& fr, u32 ra_reg, Frame& f) {
+  if (ra_reg != REG_RA) return false;
+  const i32 cfa = slot_of(fr.cfa_reg);
+  if (cfa < 0 || fr.cfa_offset < -(i64{1} << 30) || fr.cfa_offset > (i64{1} << 30)) return false;
+  f.cfa_slot = static_cast<u8>(cfa);
+  f.cfa_offset = static_cast<i32>(fr.cfa_offset);
+  f.outermost = fr.regs[REG_RA].rule == Rule::Undefined;
+  for (u32 i = 0; i < NCARRIED; ++i) {
+    const RegRule& r = fr.regs[CARRIED[i]];
+    f.rule[i] = r.rule;
+    f.value[i] = static_cast<i32>(r.value);
+    if (r.rule == Rule::Register) {
+      const i32 from = r.value >= 0 && r.value < static_cast<i64>(NREGS) ? slot_of(static_cast<u32>(r.value)) : -1;
+      if (from < 0) f.rule[i] = Rule::Undefined;  // a register the walk does not carry: unknown
+      f.value[i] = from;
+    } else if (r.value < -(i64{1} << 30) || r.value > (i64{1} << 30)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Frames already decoded, by pc: a guarded sample's stack mostly repeats
+/// the previous ones', and a hit costs no system call. One walk at a time
+/// uses it (a walk that finds it busy decodes from the files); a fork child
+/// clears the flag (reset_file_unwind_in_child).
+struct CacheEntry {
+  uptr pc = 0, table = 0;  // the pc looked up and its object's .eh_frame_hdr (run-time addresses)
+  Frame frame;
+};
+constexpr usize CACHE_ENTRIES = 256, CACHE_WAYS = 4;  // a frame may sit in any of 4 entries from its hash
+CacheEntry g_cache[CACHE_ENTRIES];
+u32 g_cache_busy = 0;
+u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are taken (round robin)
+
+usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15ull) >> 56) & (CACHE_ENTRIES - 1); }
+
+/// The entry holding the frame at pc of the object with table `table`, or null.
+[[gnu::cold]] const CacheEntry* cache_find(uptr pc, uptr table) {
+  const usize i = cache_index(pc);
+  for (usize w = 0; w < CACHE_WAYS; ++w) {
+    const CacheEntry& e = g_cache[(i + w) & (CACHE_ENTRIES - 1)];
+    if (e.pc == pc && e.table == table) return &e;
+  }
+  return nullptr;
+}
+
+[[gnu::cold]] void cache_put(uptr pc, uptr table, const Frame& f) {
+  const usize i = cache_index(pc);
+  CacheEntry* slot = nullptr;
+  for (usize w = 0; w < CACHE_WAYS && slot == nullptr; ++w)
+    if (g_cache[(i + w) & (CACHE_ENTRIES - 1)].pc == 0) slot = &g_cache[(i + w) & (CACHE_ENTRIES - 1)];
+  if (slot == nullptr) slot = &g_cache[(i + (g_cache_victim++ % CACHE_WAYS)) & (CACHE_ENTRIES - 1)];
+  slot->pc = pc;
+  slot->table = table;
+  slot->frame = f;
+}
+
+// ---- the walk -------------------------------------------------------------------------
+
+struct Regs {
+  u64 value[NCARRIED] = {};
+  bool known[NCARRIED] = {};
+};
+
+/// The objects opened by one walk, closed when it ends.
+class Objects {
+ public:
+  Objects() = default;
+  Objects(const Objects&) = delete;
+  Objects& operator=(const Objects&) = delete;
+  ~Objects() {
+    for (usize i = 0; i < n_; ++i)
+      if (objects_[i].fd >= 0) close_fd(objects_[i].fd);
+  }
+  /// The object `found` (find_object's answer for a pc), opened; null when it cannot be read.
+  const Object* open(const LoadedObject& found) {
+    for (usize i = 0; i < n_; ++i)
+      if (objects_[i].lo == found.lo) return objects_[i].hdr != 0 ? &objects_[i] : nullptr;
+    if (n_ == MAX_OBJECTS) return nullptr;
+    Object& o = objects_[n_++];
+    if (!open_object(found, o)) o.hdr = 0;  // remembered as unreadable
+    return o.hdr != 0 ? &o : nullptr;
+  }
+
+ private:
+  Object objects_[MAX_OBJECTS];
+  usize n_ = 0;
+};
+
+/// The rules of the frame executing at pc (a return address unless `exact`),
+/// from the cache or from its object's file.
+[[gnu::cold]] bool frame_at(Objects& objects, uptr pc, bool exact, bool use_cache, Frame& f) {
+  LoadedObject lo;
+  if (!find_object(reinterpret_cast<const void*>(pc), lo) || lo.eh_frame_hdr == 0) return false;
+  // A return address may follow a call that ends its function: its rules are those of the call.
+  const uptr at = exact ? pc : pc - 1;
+  if (use_cache) {
+    if (const CacheEntry* e = cache_find(at, lo.eh_frame_hdr)) {
+      f = e->frame;
+      return true;
+    }
+  }
+  const Object* o = objects.open(lo);
+  if (o == nullptr) return false;
+  FrameRules fr;
+  u32 ra_reg = REG_RA;
+  if (!rules_at(*o, at - o->bias, fr, ra_reg) || !compact(fr, ra_reg, f)) return false;
+  if (use_cache) cache_put(at, lo.eh_frame_hdr, f);
+  return true;
+}
+
+/// Reads the 8 bytes at addr if they lie in [lo, hi) (the stack between the
+/// walk's start and the frame's CFA) and their page is mapped.
+[[gnu::cold]] __attribute__((no_sanitize("address", "thread"))) bool read_stack(uptr addr, uptr lo, uptr hi, u64& out,
+                                                                     uptr& checked_page) {
+  if (addr < lo || hi < 8 || addr > hi - 8 || (addr & 7) != 0) return false;
+  const uptr page = addr & ~(page_size() - 1);
+  if (page != checked_page) {
+    if (!page_mapped(reinterpret_cast<const void*>(addr))) return false;
+    checked_page = page;
+  }
+  out = *reinterpret_cast<const volatile u64*>(addr);
+  return true;
+}
+
+/// From the registers of a frame with rules f to its caller's; false when
+/// the stack does not hold what the rules say.
+[[gnu::cold]] bool step(const Frame& f, Regs& r, uptr stack_lo, uptr& checked_page) {
+  if (!r.known[f.cfa_slot]) return false;
+  const uptr sp = r.value[SLOT_RSP];
+  const uptr cfa = static_cast<uptr>(r.value[f.cfa_slot] + static_cast<u64>(static_cast<i64>(f.cfa_offset)));
+  if (cfa <= sp || cfa - sp > MAX_FRAME) return false;
+  Regs next;
+  for (u32 i = 0; i < NCARRIED; ++i) {
+    switch (f.rule[i]) {
+      case Rule::Same:
+        next.value[i] = r.value[i];
+        next.known[i] = r.known[i];
+        break;
+      case Rule::Undefined: break;
+      case Rule::Offset:  // saved in this frame: between its stack pointer and the CFA
+        next.known[i] = read_stack(cfa + static_cast<uptr>(static_cast<i64>(f.value[i])), stack_lo, cfa,
+                                   next.value[i], checked_page);
+        break;
+      case Rule::ValOffset:
+        next.value[i] = cfa + static_cast<u64>(static_cast<i64>(f.value[i]));
+        next.known[i] = true;
+        break;
+      case Rule::Register:
+        next.value[i] = r.value[f.value[i]];
+        next.known[i] = r.known[f.value[i]];
+        break;
+    }
+  }
+  if (!next.known[SLOT_RA]) return false;
+  next.value[SLOT_RSP] = cfa;  // the caller's stack pointer once the call returned
+  next.known[SLOT_RSP] = true;
+  r = next;
+  return true;
+}
+
+}  // namespace
+
+void reset_file_unwind_in_child() { __atomic_store_n(&g_cache_busy, 0u, __ATOMIC_RELAXED); }
+
+void forget_decoded_frames() {
+  for (CacheEntry& e : g_cache) e = CacheEntry{};
+}
+
+[[gnu::cold, gnu::noinline]] bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n) {
+  n = 0;
+  if (max == 0) return true;
+  // This function's own registers at a known pc: the walk's first frame.
+  u64 at[8];
+  asm volatile(
+      "lea 0(%%rip), %%rax\n\t"
+      "mov %%rax, 0(%0)\n\t"
+      "mov %%rsp, 8(%0)\n\t"
+      "mov %%rbp, 16(%0)\n\t"
+      "mov %%rbx, 24(%0)\n\t"
+      "mov %%r12, 32(%0)\n\t"
+      "mov %%r13, 40(%0)\n\t"
+      "mov %%r14, 48(%0)\n\t"
+      "mov %%r15, 56(%0)\n\t"
+      :
+      : "r"(at)
+      : "rax", "memory");
+  Regs r;
+  const u32 order[] = {REG_RSP, REG_RBP, REG_RBX, REG_R12, 13, 14, REG_R15};  // at[1..7]
+  for (usize i = 0; i < sizeof order / sizeof order[0]; ++i) {
+    const i32 slot = slot_of(order[i]);
+    r.value[slot] = at[i + 1];
+    r.known[slot] = true;
+  }
+  const uptr stack_lo = at[1];
+  uptr pc = at[0];
+  uptr checked_page = 0;
+  bool skipping = skip_hi > skip_lo;
+  const bool use_cache = __atomic_exchange_n(&g_cache_busy, 1u, __ATOMIC_ACQUIRE) == 0;
+  bool complete = false;
+  {
+    Objects objects;
+    for (bool first = true;; first = false) {
+      if (!first) {  // pc is a return address: a frame of the stack
+        if (pc == 0) {
+          complete = true;
+          break;
+        }
+        if (!(skipping && pc - skip_lo < skip_hi - skip_lo)) {
+          skipping = false;
+          out[n++] = reinterpret_cast<void*>(pc);
+          if (n == max) {
+            complete = true;
+            break;
+          }
+        }
+      }
+      Frame f;
+      if (!frame_at(objects, pc, first, use_cache, f)) break;
+      if (f.outermost) {  // _start, a thread's start
+        complete = true;
+        break;
+      }
+      if (!step(f, r, stack_lo, checked_page)) break;
+      pc = static_cast<uptr>(r.value[SLOT_RA]);
+    }
+  }
+  if (use_cache) __atomic_store_n(&g_cache_busy, 0u, __ATOMIC_RELEASE);
+  return complete;
+}
+
+#else  // not x86-64: the caller walks with libgcc
+
+bool backtrace_from_files(void**, usize, uptr, uptr, usize& n) {
+  n = 0;
+  return false;
+}
+
+void reset_file_unwind_in_child() {}
+void forget_decoded_frames() {}
+
+#endif
+
+}  // namespace strata::os

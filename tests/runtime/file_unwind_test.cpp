@@ -1,0 +1,232 @@
+// The stack walk from the object files (src/platform/file_unwind.hpp) against
+// libgcc's _Unwind_Backtrace, which reads the same tables through the
+// mappings: the same return addresses, frame for frame, through the test's
+// code, libc (qsort's comparator), libstdc++ and a thread's start, up to the
+// outermost frame; and, in a fresh child, not one page of libc's unwind
+// tables made resident, where libgcc's walk makes some (the control).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <link.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <unwind.h>
+
+#include <thread>
+#include <vector>
+
+#include "platform/file_unwind.hpp"
+#include "platform/os.hpp"
+
+namespace {
+
+using strata::usize;
+using strata::uptr;
+
+struct Walks {
+  std::vector<void*> files, libgcc;
+  bool files_ok = false;
+};
+
+_Unwind_Reason_Code collect(struct _Unwind_Context* ctx, void* arg) {
+  auto* v = static_cast<std::vector<void*>*>(arg);
+  const uptr ip = _Unwind_GetIP(ctx);
+  if (ip == 0) return _URC_END_OF_STACK;  // the file walk stops there too
+  v->push_back(reinterpret_cast<void*>(ip));
+  return v->size() == 256 ? _URC_END_OF_STACK : _URC_NO_REASON;
+}
+
+/// Both walks from the same frame (this function's caller is the first
+/// frame both report).
+__attribute__((noinline)) Walks walk_both(usize max) {
+  Walks w;
+  w.files.resize(max);
+  usize n = 0;
+  w.files_ok = strata::os::backtrace_from_files(w.files.data(), max, 0, 0, n);
+  w.files.resize(n);
+  _Unwind_Backtrace(collect, &w.libgcc);
+  asm volatile("" ::: "memory");  // not a tail call: this frame stays on the stack
+  return w;
+}
+
+/// The file walk's frames must be libgcc's, from walk_both's caller on: the
+/// first frame of each is a different call site in walk_both.
+void expect_same(const Walks& w, usize max) {
+  ASSERT_TRUE(w.files_ok) << "the file walk gave up";
+  ASSERT_GE(w.files.size(), 2u);
+  ASSERT_GE(w.libgcc.size(), 2u);
+  EXPECT_NE(w.files[0], w.libgcc[0]);
+  const usize rest = w.libgcc.size() - 1;
+  if (w.files.size() < max) {
+    EXPECT_EQ(w.files.size() - 1, rest) << "the walks end at different frames";
+  }
+  for (usize i = 1; i < w.files.size() && i - 1 < rest; ++i) {
+    EXPECT_EQ(w.files[i], w.libgcc[i]) << "frame " << i;
+  }
+}
+
+__attribute__((noinline)) Walks nested(int depth, usize max) {
+  if (depth == 0) return walk_both(max);
+  Walks w = nested(depth - 1, max);
+  asm volatile("" ::: "memory");
+  return w;
+}
+
+TEST(FileUnwind, SameFramesAsLibgccInTheProgram) {
+  const Walks w = nested(5, 64);
+  expect_same(w, 64);
+  EXPECT_GE(w.files.size(), 8u);  // nested x6, the test body, gtest's frames...
+}
+
+TEST(FileUnwind, AWalkFromTheCacheIsTheSame) {
+  // The second walk from the same frames decodes none of them again.
+  Walks walks[2];
+  for (Walks& w : walks) w = nested(7, 64);
+  expect_same(walks[0], 64);
+  expect_same(walks[1], 64);
+  EXPECT_EQ(walks[0].files, walks[1].files);
+}
+
+TEST(FileUnwind, StopsAtMaxFrames) {
+  const Walks w = nested(40, 24);
+  ASSERT_TRUE(w.files_ok);
+  EXPECT_EQ(w.files.size(), 24u);
+  expect_same(w, 24);
+}
+
+Walks g_from_qsort;
+int compare_and_walk(const void* a, const void* b) {
+  if (g_from_qsort.files.empty()) g_from_qsort = walk_both(64);
+  return *static_cast<const int*>(a) - *static_cast<const int*>(b);
+}
+
+__attribute__((noinline)) void sort_some() {
+  int v[64];
+  for (int i = 0; i < 64; ++i) v[i] = (i * 37) % 64;
+  qsort(v, 64, sizeof v[0], compare_and_walk);
+}
+
+TEST(FileUnwind, SameFramesThroughLibc) {
+  g_from_qsort = Walks{};
+  sort_some();
+  expect_same(g_from_qsort, 64);
+  // qsort's own frames are in libc.
+  strata::os::LoadedObject libc{};
+  ASSERT_TRUE(strata::os::find_object(reinterpret_cast<void*>(&qsort), libc));
+  usize in_libc = 0;
+  for (void* f : g_from_qsort.files) in_libc += reinterpret_cast<uptr>(f) - libc.lo < libc.hi - libc.lo;
+  EXPECT_GE(in_libc, 1u);
+}
+
+TEST(FileUnwind, SameFramesOnAThreadUpToItsStart) {
+  Walks w;
+  std::thread t([&] { w = nested(3, 64); });
+  t.join();
+  expect_same(w, 64);
+  EXPECT_LT(w.files.size(), 64u);  // ended at the thread's first frame (clone3), not at max
+}
+
+TEST(FileUnwind, SkipsTheInnermostFramesInTheRange) {
+  // Skip this test program's own code: what is left starts outside it (libc's __libc_start_call_main).
+  strata::os::LoadedObject self{};
+  ASSERT_TRUE(strata::os::find_object(reinterpret_cast<void*>(&walk_both), self));
+  void* out[64];
+  usize n = 0;
+  ASSERT_TRUE(strata::os::backtrace_from_files(out, 64, self.lo, self.hi, n));
+  ASSERT_GE(n, 1u);
+  EXPECT_FALSE(reinterpret_cast<uptr>(out[0]) - self.lo < self.hi - self.lo);
+}
+
+// ---- residency ----------------------------------------------------------------------
+
+/// Pages of [lo, hi) present in this process's page table (/proc/self/pagemap).
+usize present_pages(uptr lo, uptr hi) {
+  const int fd = open("/proc/self/pagemap", O_RDONLY);
+  if (fd < 0) return ~usize{0};
+  usize n = 0;
+  for (uptr p = lo & ~uptr{4095}; p < hi; p += 4096) {
+    uint64_t e = 0;
+    if (pread(fd, &e, 8, static_cast<off_t>(p / 4096 * 8)) == 8 && (e >> 63) != 0) ++n;
+  }
+  close(fd);
+  return n;
+}
+
+/// libc's read-only segment that holds its unwind tables.
+bool libc_table_segment(uptr& lo, uptr& hi) {
+  struct Q {
+    uptr hdr, lo, hi;
+  } q{0, 0, 0};
+  strata::os::LoadedObject libc{};
+  if (!strata::os::find_object(reinterpret_cast<void*>(&qsort), libc) || libc.eh_frame_hdr == 0) return false;
+  q.hdr = libc.eh_frame_hdr;
+  dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t, void* arg) {
+        auto* found = static_cast<Q*>(arg);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          const uptr start = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type == PT_LOAD && found->hdr >= start && found->hdr < start + ph.p_memsz) {
+            found->lo = start;
+            found->hi = start + ph.p_memsz;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &q);
+  lo = q.lo;
+  hi = q.hi;
+  return lo != 0;
+}
+
+int g_walk_with_libgcc;
+int compare_only_walk(const void* a, const void* b) {
+  static int done;
+  if (!done) {
+    done = 1;
+    void* out[64];
+    usize n = 0;
+    if (g_walk_with_libgcc) {
+      std::vector<void*> v;
+      _Unwind_Backtrace(collect, &v);
+    } else if (!strata::os::backtrace_from_files(out, 64, 0, 0, n)) {
+      _exit(3);
+    }
+  }
+  return *static_cast<const int*>(a) - *static_cast<const int*>(b);
+}
+
+/// In a fresh child (fork copies no page-table entries of unwritten file
+/// mappings): the pages of libc's table segment made present by one walk
+/// through qsort.
+long pages_made_present(bool libgcc) {
+  uptr lo = 0, hi = 0;
+  if (!libc_table_segment(lo, hi)) return -1;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    g_walk_with_libgcc = libgcc;
+    strata::os::forget_decoded_frames();  // every frame from the files
+    const usize before = present_pages(lo, hi);
+    int v[16];
+    for (int i = 0; i < 16; ++i) v[i] = 16 - i;
+    qsort(v, 16, sizeof v[0], compare_only_walk);
+    const usize after = present_pages(lo, hi);
+    _exit(after >= before ? static_cast<int>(after - before > 100 ? 100 : after - before) : 101);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -2;
+  return WEXITSTATUS(status);
+}
+
+TEST(FileUnwind, MakesNoPageOfTheTablesResident) {
+  const long files = pages_made_present(false);
+  const long libgcc = pages_made_present(true);
+  ASSERT_GE(files, 0) << "the child failed (3: the file walk gave up)";
+  ASSERT_GE(libgcc, 0);
+  EXPECT_EQ(files, 0) << "pages of libc's unwind tables made present by the file walk";
+  EXPECT_GT(libgcc, 0) << "control: libgcc's walk made none present, so the check proves nothing";
+  printf("pages of libc's table segment made present by one walk: %ld from files, %ld by libgcc\n", files, libgcc);
+}
+
+}  // namespace
