@@ -464,6 +464,7 @@ constexpr i32 slot_of(u32 reg) {
 
 /// The rules of one frame for the carried registers.
 struct Frame {  // all zero by default, so that the cache below lies in .bss
+  bool unsupported = false;  // the rules use what the walk does not cover (only in the cache)
   u8 cfa_slot = 0;
   bool outermost = false;  // the return address is undefined: no caller
   i32 cfa_offset = 0;
@@ -572,16 +573,19 @@ class Objects {
   if (use_cache) {
     if (const CacheEntry* e = cache_find(at, lo.eh_frame_hdr)) {
       f = e->frame;
-      return true;
+      return !f.unsupported;
     }
   }
   const Object* o = objects.open(lo);
-  if (o == nullptr) return false;
+  if (o == nullptr) return false;  // not remembered: the file may be readable next time
   FrameRules fr;
   u32 ra_reg = REG_RA;
-  if (!rules_at(*o, at - o->bias, fr, ra_reg) || !compact(fr, ra_reg, f)) return false;
+  const bool ok = rules_at(*o, at - o->bias, fr, ra_reg) && compact(fr, ra_reg, f);
+  // A frame the walk does not cover is remembered too, so that the next
+  // walks through it hand over to libgcc without reading the file again.
+  if (!ok) f = Frame{.unsupported = true};
   if (use_cache) cache_put(at, lo.eh_frame_hdr, f);
-  return true;
+  return ok;
 }
 
 /// Reads the 8 bytes at addr if they lie in [lo, hi) (the stack between the

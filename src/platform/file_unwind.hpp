@@ -30,7 +30,8 @@ namespace strata::os {
 /// it gave up (see above). Allocates nothing, maps nothing, holds no lock;
 /// opens the files of the objects on the stack for the walk (and closes
 /// them), unless their frames were decoded by an earlier walk (a cache of
-/// 256 frames, keyed by pc and object). errno is preserved.
+/// 256 frames, keyed by pc and object; a frame it gave up on is cached as
+/// such, so the next walks give up there without reading). errno is preserved.
 bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n);
 
 /// In a fork child: frees the cache of decoded frames for the child's walks

@@ -5,6 +5,7 @@
 // outermost frame; and, in a fresh child, not one page of libc's unwind
 // tables made resident, where libgcc's walk makes some (the control).
 #include <fcntl.h>
+#include <stdio.h>
 #include <gtest/gtest.h>
 #include <link.h>
 #include <stdlib.h>
@@ -78,13 +79,74 @@ TEST(FileUnwind, SameFramesAsLibgccInTheProgram) {
   EXPECT_GE(w.files.size(), 8u);  // nested x6, the test body, gtest's frames...
 }
 
-TEST(FileUnwind, AWalkFromTheCacheIsTheSame) {
+/// Read system calls this process made so far (/proc/self/io syscr: read,
+/// pread and kin), less the ones reading it takes.
+long reads_so_far() {
+  FILE* f = fopen("/proc/self/io", "r");
+  if (f == nullptr) return -1;
+  char line[128];
+  long n = -1;
+  while (fgets(line, sizeof line, f) != nullptr)
+    if (sscanf(line, "syscr: %ld", &n) == 1) break;
+  fclose(f);
+  return n;
+}
+
+/// Read system calls of one walk by backtrace_from_files alone.
+template <class Walk>
+long reads_of(Walk walk) {
+  const long a = reads_so_far(), b = reads_so_far();  // b - a: reading the counter itself
+  walk();
+  const long c = reads_so_far();
+  return (c - b) - (b - a);
+}
+
+__attribute__((noinline)) bool walk_files_only() {
+  void* out[64];
+  usize n = 0;
+  const bool ok = strata::os::backtrace_from_files(out, 64, 0, 0, n);
+  asm volatile("" ::: "memory");
+  return ok;
+}
+
+TEST(FileUnwind, AWalkFromTheCacheIsTheSameAndReadsNothing) {
   // The second walk from the same frames decodes none of them again.
   Walks walks[2];
   for (Walks& w : walks) w = nested(7, 64);
   expect_same(walks[0], 64);
   expect_same(walks[1], 64);
   EXPECT_EQ(walks[0].files, walks[1].files);
+  strata::os::forget_decoded_frames();
+  bool ok[2] = {};
+  long reads[2] = {};
+  for (int i = 0; i < 2; ++i) reads[i] = reads_of([&] { ok[i] = walk_files_only(); });
+  EXPECT_TRUE(ok[0] && ok[1]);
+  EXPECT_GT(reads[0], 0) << "the first walk read no table from the files";
+  EXPECT_EQ(reads[1], 0) << "the second walk read the files again";
+}
+
+// A function that realigns its stack and also allocates on it: GCC keeps
+// the incoming stack pointer in a register (DRAP) and describes the CFA with
+// a DWARF expression, which the file walk does not cover.
+__attribute__((noinline)) bool walk_from_realigned_frame(int n) {
+  alignas(64) volatile char buffer[64];
+  volatile char* more = static_cast<volatile char*>(__builtin_alloca(n));
+  more[0] = 1;
+  buffer[0] = 1;
+  const bool ok = walk_files_only();
+  asm volatile("" ::: "memory");
+  return ok && buffer[0] == 1 && more[0] == 1;
+}
+
+TEST(FileUnwind, GivesUpOnExpressionRulesOnceOnly) {
+  strata::os::forget_decoded_frames();
+  bool ok[2] = {true, true};
+  long reads[2] = {};
+  for (int i = 0; i < 2; ++i) reads[i] = reads_of([&] { ok[i] = walk_from_realigned_frame(16 + i); });
+  EXPECT_FALSE(ok[0]) << "a frame with expression rules was walked";
+  EXPECT_FALSE(ok[1]);
+  EXPECT_GT(reads[0], 0);
+  EXPECT_EQ(reads[1], 0) << "the frame it gave up on was decoded again";
 }
 
 TEST(FileUnwind, StopsAtMaxFrames) {
