@@ -11,6 +11,7 @@
 #include "platform/file_unwind.hpp"
 
 #include "platform/os.hpp"
+#include "platform/text_file.hpp"
 
 namespace strata::os {
 
@@ -36,7 +37,7 @@ constexpr u32 NREGS = 17;
 constexpr usize MAX_OBJECTS = 6;     // objects one walk may open (a stack crosses a few)
 constexpr usize WINDOW = 256;        // cursor window (bytes read per pread)
 constexpr usize MAX_STATES = 4;      // DW_CFA_remember_state depth (compilers nest one)
-constexpr usize MAX_PHDRS = 32;      // program headers read per object
+constexpr usize MAX_PHDRS = 64;      // program headers an object may have
 constexpr u64 MAX_FRAME = u64{1} << 24;  // a frame larger than 16 MiB is taken for garbage
 
 // ---- an object file -----------------------------------------------------------------
@@ -81,37 +82,92 @@ struct Phdr64 {
   u32 type, flags;
   u64 offset, vaddr, paddr, filesz, memsz, align;
 };
-constexpr u32 PT_LOAD_ = 1, PT_GNU_EH_FRAME_ = 0x6474e550;
+constexpr u32 PT_LOAD_ = 1, PT_NOTE_ = 4, PT_GNU_EH_FRAME_ = 0x6474e550;
+constexpr u32 NT_GNU_BUILD_ID_ = 3;
+constexpr usize MAX_NOTES = 4, NOTE_BYTES = 256, MAX_BUILD_ID = 64;
+
+struct Note {
+  u64 offset, vaddr, filesz;  // a PT_NOTE segment
+};
+
+/// Whether the file's GNU build id (in one of its PT_NOTE segments) is the
+/// one of the object the loader mapped (read from the mapping: the first
+/// page of an object, resident since the loader used it); false when the
+/// file has none.
+[[gnu::cold, gnu::noinline]] bool same_build_id(const Object& o, const Note* notes, usize nnotes) {
+  for (usize n = 0; n < nnotes; ++n) {
+    u8 buf[NOTE_BYTES];
+    const usize want = notes[n].filesz < NOTE_BYTES ? static_cast<usize>(notes[n].filesz) : NOTE_BYTES;
+    const isize got = read_at(o.fd, buf, want, notes[n].offset);
+    if (got < 0) return false;
+    usize at = 0;
+    while (at + 12 <= static_cast<usize>(got)) {
+      u32 h[3];  // namesz, descsz, type
+      for (usize k = 0; k < 3; ++k)
+        h[k] = static_cast<u32>(buf[at + 4 * k]) | static_cast<u32>(buf[at + 4 * k + 1]) << 8 |
+               static_cast<u32>(buf[at + 4 * k + 2]) << 16 | static_cast<u32>(buf[at + 4 * k + 3]) << 24;
+      const usize name_at = at + 12, desc_at = name_at + ((usize{h[0]} + 3) & ~usize{3});
+      const usize next = desc_at + ((usize{h[1]} + 3) & ~usize{3});
+      if (h[0] > NOTE_BYTES || h[1] > NOTE_BYTES || next > static_cast<usize>(got)) break;
+      if (h[2] == NT_GNU_BUILD_ID_ && h[0] == 4 && buf[name_at] == 'G' && buf[name_at + 1] == 'N' &&
+          buf[name_at + 2] == 'U' && buf[name_at + 3] == 0 && h[1] > 0 && h[1] <= MAX_BUILD_ID) {
+        // The same bytes in the mapping, if the note lies in a loaded segment.
+        const u64 vaddr = notes[n].vaddr + desc_at;
+        bool loaded = false;
+        for (u32 l = 0; l < o.nloads; ++l)
+          loaded = loaded || (vaddr >= o.loads[l].vaddr && vaddr + h[1] <= o.loads[l].vaddr + o.loads[l].filesz);
+        if (!loaded) return false;
+        const auto* mapped = reinterpret_cast<const volatile u8*>(static_cast<uptr>(vaddr) + o.bias);
+        for (u32 k = 0; k < h[1]; ++k)
+          if (mapped[k] != buf[desc_at + k]) return false;
+        return true;
+      }
+      at = next;
+    }
+  }
+  return false;
+}
 
 /// Opens o's file and reads its program headers; false when the file cannot
-/// be read or its PT_GNU_EH_FRAME is not where the loader found one (another
-/// file now at that path: an upgrade while the process runs).
-[[gnu::cold]] bool open_object(const LoadedObject& lo, Object& o) {
+/// be read, or is not the one the loader mapped: its PT_GNU_EH_FRAME is not
+/// where the loader found one, or its build id differs (another file now at
+/// that path: an upgrade while the process runs) or is missing.
+[[gnu::cold, gnu::noinline]] bool open_object(const LoadedObject& lo, Object& o) {
   o.lo = lo.lo;
   o.hi = lo.hi;
   o.bias = lo.bias;
-  if (lo.eh_frame_hdr == 0) return false;
+  if (lo.eh_frame_hdr == 0 || lo.path == nullptr) return false;
   // /proc/self/exe is the program's own file even if its path was replaced.
-  o.fd = open_read(lo.path != nullptr && lo.path[0] != 0 ? lo.path : "/proc/self/exe");
+  // Relative names (the vdso's, a dlopen("./x.so") the working directory
+  // may have moved away from) are not opened.
+  if (lo.path[0] != 0 && lo.path[0] != '/') return false;
+  o.fd = open_read(lo.path[0] != 0 ? lo.path : "/proc/self/exe");
   if (o.fd < 0) return false;
   Ehdr64 eh;
   if (read_at(o.fd, &eh, sizeof eh, 0) != static_cast<isize>(sizeof eh)) return false;
   if (eh.ident[0] != 0x7f || eh.ident[1] != 'E' || eh.ident[2] != 'L' || eh.ident[3] != 'F' || eh.ident[4] != 2 ||
       eh.phentsize != sizeof(Phdr64) || eh.phnum == 0 || eh.phnum > MAX_PHDRS)
     return false;
-  Phdr64 ph[MAX_PHDRS];
-  const usize bytes = usize{eh.phnum} * sizeof(Phdr64);
-  if (read_at(o.fd, ph, bytes, eh.phoff) != static_cast<isize>(bytes)) return false;
   bool hdr_found = false;
-  for (u32 i = 0; i < eh.phnum; ++i) {
-    if (ph[i].type == PT_LOAD_ && o.nloads < sizeof o.loads / sizeof o.loads[0]) {
-      o.loads[o.nloads++] = Load{ph[i].vaddr, ph[i].filesz, ph[i].offset};
-    } else if (ph[i].type == PT_GNU_EH_FRAME_) {
-      o.hdr = ph[i].vaddr;
-      hdr_found = ph[i].vaddr + o.bias == lo.eh_frame_hdr;
+  Note notes[MAX_NOTES];
+  usize nnotes = 0;
+  Phdr64 ph[4];  // read a few at a time: this runs inside malloc, on any thread's stack
+  for (u32 first = 0; first < eh.phnum; first += 4) {
+    const u32 count = eh.phnum - first < 4 ? eh.phnum - first : 4;
+    const usize bytes = usize{count} * sizeof(Phdr64);
+    if (read_at(o.fd, ph, bytes, eh.phoff + u64{first} * sizeof(Phdr64)) != static_cast<isize>(bytes)) return false;
+    for (u32 i = 0; i < count; ++i) {
+      if (ph[i].type == PT_LOAD_ && o.nloads < sizeof o.loads / sizeof o.loads[0]) {
+        o.loads[o.nloads++] = Load{ph[i].vaddr, ph[i].filesz, ph[i].offset};
+      } else if (ph[i].type == PT_NOTE_ && nnotes < MAX_NOTES) {
+        notes[nnotes++] = Note{ph[i].offset, ph[i].vaddr, ph[i].filesz};
+      } else if (ph[i].type == PT_GNU_EH_FRAME_) {
+        o.hdr = ph[i].vaddr;
+        hdr_found = ph[i].vaddr + o.bias == lo.eh_frame_hdr;
+      }
     }
   }
-  return hdr_found;
+  return hdr_found && same_build_id(o, notes, nnotes);
 }
 
 // ---- reading the tables -------------------------------------------------------------
@@ -221,7 +277,7 @@ class Cursor {
 
 /// The virtual address of the FDE whose table entry is the last one at or
 /// below pc (the binary search table of .eh_frame_hdr), or 0.
-[[gnu::cold]] u64 find_fde(const Object& o, u64 pc) {
+[[gnu::cold, gnu::noinline]] u64 find_fde(const Object& o, u64 pc) {
   Cursor c(o, o.hdr);
   const u8 version = c.byte(), ptr_enc = c.byte(), count_enc = c.byte(), table_enc = c.byte();
   if (!c.ok() || version != 1 || count_enc == PE_OMIT || table_enc != (PE_DATAREL | PE_SDATA4)) return 0;
@@ -271,7 +327,7 @@ struct Cie {
   u64 instructions = 0, end = 0;  // its initial instructions [instructions, end)
 };
 
-[[gnu::cold]] bool parse_cie(const Object& o, u64 at, Cie& cie) {
+[[gnu::cold, gnu::noinline]] bool parse_cie(const Object& o, u64 at, Cie& cie) {
   Cursor c(o, at);
   const u64 length = c.unsigned_bytes(4);
   if (length == 0 || length >= 0xfffffff0u) return false;
@@ -313,11 +369,15 @@ struct Cie {
   return c.ok() && cie.ra_reg < NREGS && cie.code_align != 0 && cie.instructions <= cie.end;
 }
 
+/// v x factor, computed without signed overflow (malformed tables may hold
+/// any value; the result then is garbage, which the walk's checks reject).
+i64 scaled(u64 v, i64 factor) { return static_cast<i64>(v * static_cast<u64>(factor)); }
+
 /// Runs the call-frame instructions in [from, to) while their location is at
 /// or below `target`, starting at location `loc`. `initial` is the CIE's
 /// state (DW_CFA_restore's reference). False on an instruction the walk does
 /// not support (expressions) or a malformed table.
-[[gnu::cold]] bool run_instructions(const Object& o, const Cie& cie, u64 from, u64 to, u64 loc, u64 target, FrameRules& fr,
+[[gnu::cold, gnu::noinline]] bool run_instructions(const Object& o, const Cie& cie, u64 from, u64 to, u64 loc, u64 target, FrameRules& fr,
                       const FrameRules& initial) {
   Cursor c(o, from);
   FrameRules saved[MAX_STATES];
@@ -339,7 +399,7 @@ struct Cie {
         if (!advance(low)) return true;
         continue;
       case 2:  // DW_CFA_offset
-        set(low, Rule::Offset, static_cast<i64>(c.uleb()) * cie.data_align);
+        set(low, Rule::Offset, scaled(c.uleb(), cie.data_align));
         continue;
       case 3:  // DW_CFA_restore
         if (low < NREGS) fr.regs[low] = initial.regs[low];
@@ -358,7 +418,7 @@ struct Cie {
       case 0x04: if (!advance(c.unsigned_bytes(4))) return true; break;    // advance_loc4
       case 0x05: {  // DW_CFA_offset_extended
         const u64 reg = c.uleb();
-        set(reg, Rule::Offset, static_cast<i64>(c.uleb()) * cie.data_align);
+        set(reg, Rule::Offset, scaled(c.uleb(), cie.data_align));
         break;
       }
       case 0x06: {  // DW_CFA_restore_extended
@@ -389,28 +449,28 @@ struct Cie {
       case 0x0e: fr.cfa_offset = static_cast<i64>(c.uleb()); break;       // DW_CFA_def_cfa_offset
       case 0x11: {                                                          // DW_CFA_offset_extended_sf
         const u64 reg = c.uleb();
-        set(reg, Rule::Offset, c.sleb() * cie.data_align);
+        set(reg, Rule::Offset, scaled(static_cast<u64>(c.sleb()), cie.data_align));
         break;
       }
       case 0x12:  // DW_CFA_def_cfa_sf
         fr.cfa_reg = static_cast<u32>(c.uleb());
-        fr.cfa_offset = c.sleb() * cie.data_align;
+        fr.cfa_offset = scaled(static_cast<u64>(c.sleb()), cie.data_align);
         break;
-      case 0x13: fr.cfa_offset = c.sleb() * cie.data_align; break;  // DW_CFA_def_cfa_offset_sf
+      case 0x13: fr.cfa_offset = scaled(static_cast<u64>(c.sleb()), cie.data_align); break;  // DW_CFA_def_cfa_offset_sf
       case 0x14: {                                                   // DW_CFA_val_offset
         const u64 reg = c.uleb();
-        set(reg, Rule::ValOffset, static_cast<i64>(c.uleb()) * cie.data_align);
+        set(reg, Rule::ValOffset, scaled(c.uleb(), cie.data_align));
         break;
       }
       case 0x15: {  // DW_CFA_val_offset_sf
         const u64 reg = c.uleb();
-        set(reg, Rule::ValOffset, c.sleb() * cie.data_align);
+        set(reg, Rule::ValOffset, scaled(static_cast<u64>(c.sleb()), cie.data_align));
         break;
       }
       case 0x2e: (void)c.uleb(); break;  // DW_CFA_GNU_args_size
       case 0x2f: {                        // DW_CFA_GNU_negative_offset_extended
         const u64 reg = c.uleb();
-        set(reg, Rule::Offset, -static_cast<i64>(c.uleb()) * cie.data_align);
+        set(reg, Rule::Offset, scaled(0 - c.uleb(), cie.data_align));
         break;
       }
       default: return false;  // the expression rules (0x0f, 0x10, 0x16) and anything unknown
@@ -422,7 +482,7 @@ struct Cie {
 
 /// The rules in effect at `target` (a virtual address of o) from its FDE;
 /// false when the tables do not cover it or use what the walk does not support.
-[[gnu::cold]] bool rules_at(const Object& o, u64 target, FrameRules& fr, u32& ra_reg) {
+[[gnu::cold, gnu::noinline]] bool rules_at(const Object& o, u64 target, FrameRules& fr, u32& ra_reg) {
   const u64 fde = find_fde(o, target);
   if (fde == 0) return false;
   Cursor c(o, fde);
@@ -473,8 +533,10 @@ struct Frame {  // all zero by default, so that the cache below lies in .bss
 };
 
 /// Frame from the full rules; false when they name what the walk does not carry.
-[[gnu::cold]] bool compact(const FrameRules& fr, u32 ra_reg, Frame& f) {
-  if (ra_reg != REG_RA) return false;
+[[gnu::cold, gnu::noinline]] bool compact(const FrameRules& fr, u32 ra_reg, Frame& f) {
+  // A rule for rsp of its own (rather than "the CFA") is not what compilers
+  // emit; libgcc would honour it, so the walk gives up rather than differ.
+  if (ra_reg != REG_RA || fr.regs[REG_RSP].rule != Rule::Same) return false;
   const i32 cfa = slot_of(fr.cfa_reg);
   if (cfa < 0 || fr.cfa_offset < -(i64{1} << 30) || fr.cfa_offset > (i64{1} << 30)) return false;
   f.cfa_slot = static_cast<u8>(cfa);
@@ -511,7 +573,7 @@ u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are tak
 usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15ull) >> 56) & (CACHE_ENTRIES - 1); }
 
 /// The entry holding the frame at pc of the object with table `table`, or null.
-[[gnu::cold]] const CacheEntry* cache_find(uptr pc, uptr table) {
+[[gnu::cold, gnu::noinline]] const CacheEntry* cache_find(uptr pc, uptr table) {
   const usize i = cache_index(pc);
   for (usize w = 0; w < CACHE_WAYS; ++w) {
     const CacheEntry& e = g_cache[(i + w) & (CACHE_ENTRIES - 1)];
@@ -520,7 +582,7 @@ usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15u
   return nullptr;
 }
 
-[[gnu::cold]] void cache_put(uptr pc, uptr table, const Frame& f) {
+[[gnu::cold, gnu::noinline]] void cache_put(uptr pc, uptr table, const Frame& f) {
   const usize i = cache_index(pc);
   CacheEntry* slot = nullptr;
   for (usize w = 0; w < CACHE_WAYS && slot == nullptr; ++w)
@@ -548,11 +610,14 @@ class Objects {
     for (usize i = 0; i < n_; ++i)
       if (objects_[i].fd >= 0) close_fd(objects_[i].fd);
   }
-  /// The object `found` (find_object's answer for a pc), opened; null when it cannot be read.
-  const Object* open(const LoadedObject& found) {
+  /// The object `found` (find_object's answer for a pc), opened; null when it
+  /// cannot be read, or (full set) when the walk has opened as many as it may.
+  const Object* open(const LoadedObject& found, bool& full) {
+    full = false;
     for (usize i = 0; i < n_; ++i)
       if (objects_[i].lo == found.lo) return objects_[i].hdr != 0 ? &objects_[i] : nullptr;
-    if (n_ == MAX_OBJECTS) return nullptr;
+    full = n_ == MAX_OBJECTS;
+    if (full) return nullptr;
     Object& o = objects_[n_++];
     if (!open_object(found, o)) o.hdr = 0;  // remembered as unreadable
     return o.hdr != 0 ? &o : nullptr;
@@ -565,7 +630,7 @@ class Objects {
 
 /// The rules of the frame executing at pc (a return address unless `exact`),
 /// from the cache or from its object's file.
-[[gnu::cold]] bool frame_at(Objects& objects, uptr pc, bool exact, bool use_cache, Frame& f) {
+[[gnu::cold, gnu::noinline]] bool frame_at(Objects& objects, uptr pc, bool exact, bool use_cache, Frame& f) {
   LoadedObject lo;
   if (!find_object(reinterpret_cast<const void*>(pc), lo) || lo.eh_frame_hdr == 0) return false;
   // A return address may follow a call that ends its function: its rules are those of the call.
@@ -576,35 +641,35 @@ class Objects {
       return !f.unsupported;
     }
   }
-  const Object* o = objects.open(lo);
-  if (o == nullptr) return false;  // not remembered: the file may be readable next time
+  bool full = false;
+  const Object* o = objects.open(lo, full);
+  if (full) return false;
   FrameRules fr;
   u32 ra_reg = REG_RA;
-  const bool ok = rules_at(*o, at - o->bias, fr, ra_reg) && compact(fr, ra_reg, f);
-  // A frame the walk does not cover is remembered too, so that the next
-  // walks through it hand over to libgcc without reading the file again.
+  const bool ok = o != nullptr && rules_at(*o, at - o->bias, fr, ra_reg) && compact(fr, ra_reg, f);
+  // A frame the walk does not cover, or of an object whose file it cannot
+  // read, is remembered too: the next walks through it hand over to libgcc
+  // without trying the file again (nor filling an audit log with refusals).
   if (!ok) f = Frame{.unsupported = true};
   if (use_cache) cache_put(at, lo.eh_frame_hdr, f);
   return ok;
 }
 
-/// Reads the 8 bytes at addr if they lie in [lo, hi) (the stack between the
-/// walk's start and the frame's CFA) and their page is mapped.
-[[gnu::cold]] __attribute__((no_sanitize("address", "thread"))) bool read_stack(uptr addr, uptr lo, uptr hi, u64& out,
-                                                                     uptr& checked_page) {
+/// Reads the 8 bytes at addr if they lie in [lo, hi): the stack between the
+/// walk's start and the frame's CFA. The tables come from the very file the
+/// loader mapped (build id checked), so their rules name slots of this
+/// thread's stack, as libgcc reads them too; the bounds keep a rule that is
+/// wrong anyway inside the stack span the walk has established.
+[[gnu::cold, gnu::noinline]] __attribute__((no_sanitize("address", "thread"))) bool read_stack(uptr addr, uptr lo,
+                                                                                           uptr hi, u64& out) {
   if (addr < lo || hi < 8 || addr > hi - 8 || (addr & 7) != 0) return false;
-  const uptr page = addr & ~(page_size() - 1);
-  if (page != checked_page) {
-    if (!page_mapped(reinterpret_cast<const void*>(addr))) return false;
-    checked_page = page;
-  }
   out = *reinterpret_cast<const volatile u64*>(addr);
   return true;
 }
 
 /// From the registers of a frame with rules f to its caller's; false when
 /// the stack does not hold what the rules say.
-[[gnu::cold]] bool step(const Frame& f, Regs& r, uptr stack_lo, uptr& checked_page) {
+[[gnu::cold, gnu::noinline]] bool step(const Frame& f, Regs& r, uptr stack_lo) {
   if (!r.known[f.cfa_slot]) return false;
   const uptr sp = r.value[SLOT_RSP];
   const uptr cfa = static_cast<uptr>(r.value[f.cfa_slot] + static_cast<u64>(static_cast<i64>(f.cfa_offset)));
@@ -618,8 +683,7 @@ class Objects {
         break;
       case Rule::Undefined: break;
       case Rule::Offset:  // saved in this frame: between its stack pointer and the CFA
-        next.known[i] = read_stack(cfa + static_cast<uptr>(static_cast<i64>(f.value[i])), stack_lo, cfa,
-                                   next.value[i], checked_page);
+        next.known[i] = read_stack(cfa + static_cast<uptr>(static_cast<i64>(f.value[i])), stack_lo, cfa, next.value[i]);
         break;
       case Rule::ValOffset:
         next.value[i] = cfa + static_cast<u64>(static_cast<i64>(f.value[i]));
@@ -640,11 +704,33 @@ class Objects {
 
 }  // namespace
 
-void reset_file_unwind_in_child() { __atomic_store_n(&g_cache_busy, 0u, __ATOMIC_RELAXED); }
+bool file_walk_allowed() {
+  rt::LineReader status("/proc/self/status");
+  usize len = 0;
+  for (const char* line = status.next(len); line != nullptr; line = status.next(len)) {
+    if (len >= 9 && line[0] == 'S' && line[1] == 'e' && line[2] == 'c' && line[3] == 'c' && line[4] == 'o' &&
+        line[5] == 'm' && line[6] == 'p' && line[7] == ':') {
+      usize i = 8;
+      while (i < len && (line[i] == ' ' || line[i] == '\t')) ++i;
+      return i + 1 == len && line[i] == '0';  // "Seccomp:\t0": no filter, no strict mode
+    }
+  }
+  return false;
+}
+
+void reset_file_unwind_in_child() {
+  // A walk of another thread of the parent may have been writing an entry.
+  if (__atomic_load_n(&g_cache_busy, __ATOMIC_RELAXED) != 0) forget_decoded_frames();
+  __atomic_store_n(&g_cache_busy, 0u, __ATOMIC_RELAXED);
+}
 
 void forget_decoded_frames() {
   for (CacheEntry& e : g_cache) e = CacheEntry{};
 }
+
+namespace {
+u64 g_cache_removals = 0;  // objects unloaded so far when the cache was last found valid
+}  // namespace
 
 [[gnu::cold, gnu::noinline]] bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n) {
   n = 0;
@@ -673,18 +759,23 @@ void forget_decoded_frames() {
   }
   const uptr stack_lo = at[1];
   uptr pc = at[0];
-  uptr checked_page = 0;
   bool skipping = skip_hi > skip_lo;
   const bool use_cache = __atomic_exchange_n(&g_cache_busy, 1u, __ATOMIC_ACQUIRE) == 0;
+  if (use_cache) {
+    // An object unloaded since: another may now lie at its addresses, and
+    // its frames' rules are not the old ones'.
+    const u64 removals = objects_unloaded();
+    if (removals != g_cache_removals) {
+      forget_decoded_frames();
+      g_cache_removals = removals;
+    }
+  }
   bool complete = false;
   {
     Objects objects;
     for (bool first = true;; first = false) {
       if (!first) {  // pc is a return address: a frame of the stack
-        if (pc == 0) {
-          complete = true;
-          break;
-        }
+        if (pc == 0) break;  // not how glibc ends a stack (an undefined return address): libgcc decides
         if (!(skipping && pc - skip_lo < skip_hi - skip_lo)) {
           skipping = false;
           out[n++] = reinterpret_cast<void*>(pc);
@@ -700,7 +791,7 @@ void forget_decoded_frames() {
         complete = true;
         break;
       }
-      if (!step(f, r, stack_lo, checked_page)) break;
+      if (!step(f, r, stack_lo)) break;
       pc = static_cast<uptr>(r.value[SLOT_RA]);
     }
   }
@@ -715,6 +806,7 @@ bool backtrace_from_files(void**, usize, uptr, uptr, usize& n) {
   return false;
 }
 
+bool file_walk_allowed() { return false; }
 void reset_file_unwind_in_child() {}
 void forget_decoded_frames() {}
 

@@ -7,16 +7,21 @@
 // stop it). The first guarded sample of a small process so made ~250 KiB of
 // libc's and libstdc++'s tables and libgcc's code resident: 6 % of the peak
 // RSS of bench's tight_loop. Read with pread, the same tables cost a few
-// system calls a frame and map nothing, which suits a capture made once per
-// ~64 MB allocated (guarded sampling), not one per 512 KiB (the profiler).
+// system calls a frame and map nothing; decoded frames are cached, so this
+// suits a capture made once per ~64 MB allocated (guarded sampling), not one
+// per 512 KiB on every thread (the profiler).
 //
-// What it covers: x86-64 with glibc's _dl_find_object (2.35+); objects with a
-// sorted .eh_frame_hdr table; frames whose CIE/FDE rules are of the
+// What it covers: x86-64 with glibc's _dl_find_object (2.35+); objects opened
+// by an absolute path (or the program, by /proc/self/exe) whose file is the
+// one the loader mapped (same PT_GNU_EH_FRAME address, same GNU build id),
+// with a sorted .eh_frame_hdr table; frames whose CIE/FDE rules are of the
 // register-plus-offset kind, which is what compilers emit for functions. It
 // gives up (and the caller walks with libgcc instead) on anything else: an
-// expression rule (signal trampolines, PLT stubs, realigned stacks), an object
-// whose file cannot be opened or whose program headers do not match what the
-// loader mapped, a read outside the stack.
+// expression rule (signal trampolines, PLT stubs, realigned stacks), the
+// vdso, an object it cannot open or verify, a saved register outside the
+// stack span the walk has established, a return address of 0. Stack slots
+// are read in memory as libgcc reads them: rules from the verified file name
+// slots of this thread's stack.
 #pragma once
 #include "strata/core/types.hpp"
 
@@ -33,6 +38,13 @@ namespace strata::os {
 /// 256 frames, keyed by pc and object; a frame it gave up on is cached as
 /// such, so the next walks give up there without reading). errno is preserved.
 bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n);
+
+/// Whether this process may walk from the files: false under a seccomp
+/// filter or in strict mode (/proc/self/status says so, or cannot be read),
+/// where open and pread inside malloc might kill the process. Reads a /proc
+/// file: call it once, at initialisation. A filter installed later is not
+/// seen (see README, Guarded sampling).
+bool file_walk_allowed();
 
 /// In a fork child: frees the cache of decoded frames for the child's walks
 /// (a walk another thread of the parent was making when it forked held it).

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -152,15 +153,6 @@ isize read_at(int fd, void* buf, usize n, u64 offset) {
   } while (r < 0 && errno == EINTR);
   errno = saved;
   return r < 0 ? -1 : static_cast<isize>(r);
-}
-
-bool page_mapped(const void* addr) {
-  const int saved = errno;
-  const uptr page = reinterpret_cast<uptr>(addr) & ~(page_size() - 1);
-  unsigned char vec = 0;
-  const bool mapped = ::mincore(reinterpret_cast<void*>(page), 1, &vec) == 0;
-  errno = saved;
-  return mapped;
 }
 
 bool find_object(const void* addr, LoadedObject& out) {
@@ -451,6 +443,18 @@ usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace
   }
   errno = saved;
   return n;
+}
+
+u64 objects_unloaded() {
+  u64 subs = 0;
+  ::dl_iterate_phdr(
+      [](struct dl_phdr_info* info, size_t size, void* arg) {
+        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+          *static_cast<u64*>(arg) = info->dlpi_subs;
+        return 1;  // the counters are the same in every call: the first one says it
+      },
+      &subs);
+  return subs;
 }
 
 bool code_range_of(const void* addr, uptr& lo, uptr& hi) {

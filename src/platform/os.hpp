@@ -84,9 +84,6 @@ void close_fd(int fd);
 /// EINTR): the count, 0 past the end, -1 on an error. errno is preserved.
 isize read_at(int fd, void* buf, usize n, u64 offset);
 
-/// Whether the page holding addr is mapped (mincore answers; it says nothing
-/// of the page's protection). errno is preserved.
-bool page_mapped(const void* addr);
 
 /// Writes the whole buffer to fd 2, retrying on EINTR; never allocates.
 void write_stderr(const char* s, usize n);
@@ -230,6 +227,11 @@ struct LoadedObject {
 /// allocation, safe inside malloc); false when no object holds addr or the C
 /// library predates it (glibc 2.35).
 bool find_object(const void* addr, LoadedObject& out);
+
+/// How many objects the dynamic loader has unloaded so far (dl_iterate_phdr's
+/// dlpi_subs; takes the loader's lock for a moment, allocates nothing): a
+/// change says that addresses may now belong to another object.
+u64 objects_unloaded();
 
 /// The executable address range of the shared object holding `addr`, into
 /// [lo, hi); false when addr lies in the main program (a static link: no range

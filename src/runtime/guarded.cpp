@@ -111,7 +111,10 @@ void GuardedPool::configure(const Options& o, bool profiling) {
     warn("guarded pool: sigaction failed; guarded sampling off, huge guard faults unreported");
     return;
   }
-  if (pool) rate_ = static_cast<u64>(o.guarded_sample_rate);
+  if (pool) {
+    rate_ = static_cast<u64>(o.guarded_sample_rate);
+    walk_files_ = os::file_walk_allowed();
+  }
 }
 
 i64 GuardedPool::next_distance(ProfThread& t) const {
@@ -136,7 +139,7 @@ usize GuardedPool::capture(void** out) const {
   // ~250 KiB of them resident (file_unwind.hpp). libgcc walks where the file
   // walk gives up.
   usize n = 0;
-  if (os::backtrace_from_files(out, FRAMES, lo, hi, n)) return n;
+  if (walk_files_ && os::backtrace_from_files(out, FRAMES, lo, hi, n)) return n;
   return os::backtrace(out, FRAMES, lo, hi, nullptr);
 }
 

@@ -150,6 +150,7 @@ class GuardedPool {
   u64 live_bytes_ = 0;  ///< usable bytes of the live blocks (atomic)
   u32 in_handler_ = 0;  ///< a report is being written (atomic)
   mutable uptr skip_lo_ = 0, skip_hi_ = 0;  ///< strata's own code (left out of stacks; set at the first capture)
+  bool walk_files_ = false;  ///< stacks walked from the object files (platform/file_unwind.hpp), else by libgcc
   os::SavedAction old_action_{};
   Lock lock_{};
 };

@@ -7,8 +7,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <link.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <unwind.h>
@@ -197,6 +200,23 @@ TEST(FileUnwind, SkipsTheInnermostFramesInTheRange) {
   ASSERT_TRUE(strata::os::backtrace_from_files(out, 64, self.lo, self.hi, n));
   ASSERT_GE(n, 1u);
   EXPECT_FALSE(reinterpret_cast<uptr>(out[0]) - self.lo < self.hi - self.lo);
+}
+
+TEST(FileUnwind, NotUnderASeccompFilter) {
+  EXPECT_TRUE(strata::os::file_walk_allowed());
+  // A child under a filter that allows everything: /proc/self/status says
+  // "Seccomp: 2", and the walk from files is not allowed there.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {1, &allow};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(2);
+    _exit(strata::os::file_walk_allowed() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: allowed under a filter; 2: the filter could not be installed";
 }
 
 // ---- residency ----------------------------------------------------------------------
