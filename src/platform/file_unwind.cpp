@@ -90,49 +90,99 @@ struct Note {
   u64 offset, vaddr, filesz;  // a PT_NOTE segment
 };
 
-/// Whether the file's GNU build id (in one of its PT_NOTE segments) is the
-/// one of the object the loader mapped (read from the mapping: the first
-/// page of an object, resident since the loader used it); false when the
-/// file has none.
-[[gnu::cold, gnu::noinline]] bool same_build_id(const Object& o, const Note* notes, usize nnotes) {
+/// A GNU build id: the bytes that tell one build of an object from another.
+struct BuildId {
+  u32 len = 0;
+  u8 bytes[MAX_BUILD_ID] = {};
+  bool operator==(const BuildId& o) const {
+    if (len != o.len) return false;
+    for (u32 i = 0; i < len; ++i)
+      if (bytes[i] != o.bytes[i]) return false;
+    return true;
+  }
+  /// Its first 8 bytes, the cache's key.
+  u64 prefix() const {
+    u64 v = 0;
+    for (u32 i = 0; i < len && i < 8; ++i) v |= static_cast<u64>(bytes[i]) << (8 * i);
+    return v;
+  }
+};
+
+/// The NT_GNU_BUILD_ID note among the notes in buf[0, n), into id.
+bool build_id_in(const volatile u8* buf, usize n, BuildId& id) {
+  usize at = 0;
+  while (at + 12 <= n) {
+    u32 h[3];  // namesz, descsz, type
+    for (usize k = 0; k < 3; ++k)
+      h[k] = static_cast<u32>(buf[at + 4 * k]) | static_cast<u32>(buf[at + 4 * k + 1]) << 8 |
+             static_cast<u32>(buf[at + 4 * k + 2]) << 16 | static_cast<u32>(buf[at + 4 * k + 3]) << 24;
+    if (h[0] > NOTE_BYTES || h[1] > NOTE_BYTES) return false;
+    const usize name_at = at + 12, desc_at = name_at + ((usize{h[0]} + 3) & ~usize{3});
+    const usize next = desc_at + ((usize{h[1]} + 3) & ~usize{3});
+    if (next > n) return false;
+    if (h[2] == NT_GNU_BUILD_ID_ && h[0] == 4 && buf[name_at] == 'G' && buf[name_at + 1] == 'N' &&
+        buf[name_at + 2] == 'U' && buf[name_at + 3] == 0 && h[1] > 0 && h[1] <= MAX_BUILD_ID) {
+      id.len = h[1];
+      for (u32 k = 0; k < h[1]; ++k) id.bytes[k] = buf[desc_at + k];
+      return true;
+    }
+    at = next;
+  }
+  return false;
+}
+
+/// The build id of the object the loader mapped at lo, read from the mapping:
+/// its ELF header, program headers and notes lie in its first page(s), which
+/// the loader read. False when they are not laid out so (headers beyond the
+/// first page, notes outside the first segment) or there is no build id.
+[[gnu::cold, gnu::noinline]] bool mapped_build_id(uptr lo, BuildId& id) {
+  const usize page = page_size();
+  const auto* eh = reinterpret_cast<const volatile Ehdr64*>(lo);
+  if (eh->ident[0] != 0x7f || eh->ident[1] != 'E' || eh->ident[2] != 'L' || eh->ident[3] != 'F' || eh->ident[4] != 2 ||
+      eh->phentsize != sizeof(Phdr64) || eh->phnum == 0 || eh->phnum > MAX_PHDRS)
+    return false;
+  const u64 phoff = eh->phoff, phnum = eh->phnum;
+  if (phoff > page || phnum * sizeof(Phdr64) > page - phoff) return false;
+  const auto* ph = reinterpret_cast<const volatile Phdr64*>(lo + phoff);
+  // The first loaded segment is the one mapped at lo (file offset 0).
+  u64 first_vaddr = 0, first_filesz = 0;
+  bool first = false;
+  for (u64 i = 0; i < phnum && !first; ++i) {
+    if (ph[i].type == PT_LOAD_ && ph[i].offset == 0) {
+      first_vaddr = ph[i].vaddr;
+      first_filesz = ph[i].filesz;
+      first = true;
+    }
+  }
+  if (!first) return false;
+  for (u64 i = 0; i < phnum; ++i) {
+    if (ph[i].type != PT_NOTE_) continue;
+    const u64 vaddr = ph[i].vaddr, size = ph[i].filesz < NOTE_BYTES ? ph[i].filesz : NOTE_BYTES;
+    if (vaddr < first_vaddr || vaddr + size > first_vaddr + first_filesz) continue;
+    if (build_id_in(reinterpret_cast<const volatile u8*>(lo + (vaddr - first_vaddr)), static_cast<usize>(size), id))
+      return true;
+  }
+  return false;
+}
+
+/// Whether the file's build id (in one of its PT_NOTE segments) is `want`.
+[[gnu::cold, gnu::noinline]] bool file_has_build_id(const Object& o, const Note* notes, usize nnotes,
+                                                    const BuildId& want) {
   for (usize n = 0; n < nnotes; ++n) {
     u8 buf[NOTE_BYTES];
-    const usize want = notes[n].filesz < NOTE_BYTES ? static_cast<usize>(notes[n].filesz) : NOTE_BYTES;
-    const isize got = read_at(o.fd, buf, want, notes[n].offset);
-    if (got < 0) return false;
-    usize at = 0;
-    while (at + 12 <= static_cast<usize>(got)) {
-      u32 h[3];  // namesz, descsz, type
-      for (usize k = 0; k < 3; ++k)
-        h[k] = static_cast<u32>(buf[at + 4 * k]) | static_cast<u32>(buf[at + 4 * k + 1]) << 8 |
-               static_cast<u32>(buf[at + 4 * k + 2]) << 16 | static_cast<u32>(buf[at + 4 * k + 3]) << 24;
-      const usize name_at = at + 12, desc_at = name_at + ((usize{h[0]} + 3) & ~usize{3});
-      const usize next = desc_at + ((usize{h[1]} + 3) & ~usize{3});
-      if (h[0] > NOTE_BYTES || h[1] > NOTE_BYTES || next > static_cast<usize>(got)) break;
-      if (h[2] == NT_GNU_BUILD_ID_ && h[0] == 4 && buf[name_at] == 'G' && buf[name_at + 1] == 'N' &&
-          buf[name_at + 2] == 'U' && buf[name_at + 3] == 0 && h[1] > 0 && h[1] <= MAX_BUILD_ID) {
-        // The same bytes in the mapping, if the note lies in a loaded segment.
-        const u64 vaddr = notes[n].vaddr + desc_at;
-        bool loaded = false;
-        for (u32 l = 0; l < o.nloads; ++l)
-          loaded = loaded || (vaddr >= o.loads[l].vaddr && vaddr + h[1] <= o.loads[l].vaddr + o.loads[l].filesz);
-        if (!loaded) return false;
-        const auto* mapped = reinterpret_cast<const volatile u8*>(static_cast<uptr>(vaddr) + o.bias);
-        for (u32 k = 0; k < h[1]; ++k)
-          if (mapped[k] != buf[desc_at + k]) return false;
-        return true;
-      }
-      at = next;
-    }
+    const usize size = notes[n].filesz < NOTE_BYTES ? static_cast<usize>(notes[n].filesz) : NOTE_BYTES;
+    const isize got = read_at(o.fd, buf, size, notes[n].offset);
+    BuildId id;
+    if (got > 0 && build_id_in(buf, static_cast<usize>(got), id)) return id == want;
   }
   return false;
 }
 
 /// Opens o's file and reads its program headers; false when the file cannot
 /// be read, or is not the one the loader mapped: its PT_GNU_EH_FRAME is not
-/// where the loader found one, or its build id differs (another file now at
-/// that path: an upgrade while the process runs) or is missing.
-[[gnu::cold, gnu::noinline]] bool open_object(const LoadedObject& lo, Object& o) {
+/// where the loader found one, or its build id is not `mapped` (another file
+/// now at that path: an upgrade while the process runs).
+[[gnu::cold, gnu::noinline]] bool open_object(const LoadedObject& lo, const BuildId& mapped, Object& o) {
   o.lo = lo.lo;
   o.hi = lo.hi;
   o.bias = lo.bias;
@@ -167,7 +217,7 @@ struct Note {
       }
     }
   }
-  return hdr_found && same_build_id(o, notes, nnotes);
+  return hdr_found && file_has_build_id(o, notes, nnotes, mapped);
 }
 
 // ---- reading the tables -------------------------------------------------------------
@@ -377,8 +427,8 @@ i64 scaled(u64 v, i64 factor) { return static_cast<i64>(v * static_cast<u64>(fac
 /// or below `target`, starting at location `loc`. `initial` is the CIE's
 /// state (DW_CFA_restore's reference). False on an instruction the walk does
 /// not support (expressions) or a malformed table.
-[[gnu::cold, gnu::noinline]] bool run_instructions(const Object& o, const Cie& cie, u64 from, u64 to, u64 loc, u64 target, FrameRules& fr,
-                      const FrameRules& initial) {
+[[gnu::cold, gnu::noinline]] bool run_instructions(const Object& o, const Cie& cie, u64 from, u64 to, u64 loc,
+                                                   u64 target, FrameRules& fr, const FrameRules& initial) {
   Cursor c(o, from);
   FrameRules saved[MAX_STATES];
   usize depth = 0;
@@ -563,6 +613,8 @@ struct Frame {  // all zero by default, so that the cache below lies in .bss
 /// clears the flag (reset_file_unwind_in_child).
 struct CacheEntry {
   uptr pc = 0, table = 0;  // the pc looked up and its object's .eh_frame_hdr (run-time addresses)
+  u64 id = 0;              // its object's build id (first 8 bytes): another object loaded at the
+                           // same addresses after a dlclose does not match
   Frame frame;
 };
 constexpr usize CACHE_ENTRIES = 256, CACHE_WAYS = 4;  // a frame may sit in any of 4 entries from its hash
@@ -572,17 +624,17 @@ u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are tak
 
 usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15ull) >> 56) & (CACHE_ENTRIES - 1); }
 
-/// The entry holding the frame at pc of the object with table `table`, or null.
-[[gnu::cold, gnu::noinline]] const CacheEntry* cache_find(uptr pc, uptr table) {
+/// The entry holding the frame at pc of the object with table `table` and build id `id`, or null.
+[[gnu::cold, gnu::noinline]] const CacheEntry* cache_find(uptr pc, uptr table, u64 id) {
   const usize i = cache_index(pc);
   for (usize w = 0; w < CACHE_WAYS; ++w) {
     const CacheEntry& e = g_cache[(i + w) & (CACHE_ENTRIES - 1)];
-    if (e.pc == pc && e.table == table) return &e;
+    if (e.pc == pc && e.table == table && e.id == id) return &e;
   }
   return nullptr;
 }
 
-[[gnu::cold, gnu::noinline]] void cache_put(uptr pc, uptr table, const Frame& f) {
+[[gnu::cold, gnu::noinline]] void cache_put(uptr pc, uptr table, u64 id, const Frame& f) {
   const usize i = cache_index(pc);
   CacheEntry* slot = nullptr;
   for (usize w = 0; w < CACHE_WAYS && slot == nullptr; ++w)
@@ -590,6 +642,7 @@ usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15u
   if (slot == nullptr) slot = &g_cache[(i + (g_cache_victim++ % CACHE_WAYS)) & (CACHE_ENTRIES - 1)];
   slot->pc = pc;
   slot->table = table;
+  slot->id = id;
   slot->frame = f;
 }
 
@@ -600,7 +653,8 @@ struct Regs {
   bool known[NCARRIED] = {};
 };
 
-/// The objects opened by one walk, closed when it ends.
+/// The objects of one walk: identified by their mapped build id, and opened
+/// when a frame of theirs must be decoded; closed when the walk ends.
 class Objects {
  public:
   Objects() = default;
@@ -608,23 +662,42 @@ class Objects {
   Objects& operator=(const Objects&) = delete;
   ~Objects() {
     for (usize i = 0; i < n_; ++i)
-      if (objects_[i].fd >= 0) close_fd(objects_[i].fd);
+      if (entries_[i].object.fd >= 0) close_fd(entries_[i].object.fd);
   }
-  /// The object `found` (find_object's answer for a pc), opened; null when it
-  /// cannot be read, or (full set) when the walk has opened as many as it may.
-  const Object* open(const LoadedObject& found, bool& full) {
-    full = false;
-    for (usize i = 0; i < n_; ++i)
-      if (objects_[i].lo == found.lo) return objects_[i].hdr != 0 ? &objects_[i] : nullptr;
-    full = n_ == MAX_OBJECTS;
-    if (full) return nullptr;
-    Object& o = objects_[n_++];
-    if (!open_object(found, o)) o.hdr = 0;  // remembered as unreadable
-    return o.hdr != 0 ? &o : nullptr;
+  /// The build id of the object `found` (find_object's answer for a pc), or
+  /// null when it has none the walk can read (or the walk met too many objects).
+  const BuildId* identify(const LoadedObject& found) {
+    Entry* e = entry(found);
+    return e != nullptr && e->id.len != 0 ? &e->id : nullptr;
+  }
+  /// The object `found`, opened; null when its file cannot be read or verified.
+  const Object* open(const LoadedObject& found) {
+    Entry* e = entry(found);
+    if (e == nullptr || e->id.len == 0) return nullptr;
+    if (!e->tried) {
+      e->tried = true;
+      if (!open_object(found, e->id, e->object)) e->object.hdr = 0;  // remembered as unreadable
+    }
+    return e->object.hdr != 0 ? &e->object : nullptr;
   }
 
  private:
-  Object objects_[MAX_OBJECTS];
+  struct Entry {
+    uptr lo = 0;
+    BuildId id;
+    bool tried = false;
+    Object object;
+  };
+  Entry* entry(const LoadedObject& found) {
+    for (usize i = 0; i < n_; ++i)
+      if (entries_[i].lo == found.lo) return &entries_[i];
+    if (n_ == MAX_OBJECTS) return nullptr;
+    Entry& e = entries_[n_++];
+    e.lo = found.lo;
+    if (!mapped_build_id(found.lo, e.id)) e.id.len = 0;
+    return &e;
+  }
+  Entry entries_[MAX_OBJECTS];
   usize n_ = 0;
 };
 
@@ -633,17 +706,17 @@ class Objects {
 [[gnu::cold, gnu::noinline]] bool frame_at(Objects& objects, uptr pc, bool exact, bool use_cache, Frame& f) {
   LoadedObject lo;
   if (!find_object(reinterpret_cast<const void*>(pc), lo) || lo.eh_frame_hdr == 0) return false;
+  const BuildId* id = objects.identify(lo);
+  if (id == nullptr) return false;  // no build id to tell this object from one loaded later at its place
   // A return address may follow a call that ends its function: its rules are those of the call.
   const uptr at = exact ? pc : pc - 1;
   if (use_cache) {
-    if (const CacheEntry* e = cache_find(at, lo.eh_frame_hdr)) {
+    if (const CacheEntry* e = cache_find(at, lo.eh_frame_hdr, id->prefix())) {
       f = e->frame;
       return !f.unsupported;
     }
   }
-  bool full = false;
-  const Object* o = objects.open(lo, full);
-  if (full) return false;
+  const Object* o = objects.open(lo);
   FrameRules fr;
   u32 ra_reg = REG_RA;
   const bool ok = o != nullptr && rules_at(*o, at - o->bias, fr, ra_reg) && compact(fr, ra_reg, f);
@@ -651,7 +724,7 @@ class Objects {
   // read, is remembered too: the next walks through it hand over to libgcc
   // without trying the file again (nor filling an audit log with refusals).
   if (!ok) f = Frame{.unsupported = true};
-  if (use_cache) cache_put(at, lo.eh_frame_hdr, f);
+  if (use_cache) cache_put(at, lo.eh_frame_hdr, id->prefix(), f);
   return ok;
 }
 
@@ -728,9 +801,6 @@ void forget_decoded_frames() {
   for (CacheEntry& e : g_cache) e = CacheEntry{};
 }
 
-namespace {
-u64 g_cache_removals = 0;  // objects unloaded so far when the cache was last found valid
-}  // namespace
 
 [[gnu::cold, gnu::noinline]] bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n) {
   n = 0;
@@ -761,15 +831,6 @@ u64 g_cache_removals = 0;  // objects unloaded so far when the cache was last fo
   uptr pc = at[0];
   bool skipping = skip_hi > skip_lo;
   const bool use_cache = __atomic_exchange_n(&g_cache_busy, 1u, __ATOMIC_ACQUIRE) == 0;
-  if (use_cache) {
-    // An object unloaded since: another may now lie at its addresses, and
-    // its frames' rules are not the old ones'.
-    const u64 removals = objects_unloaded();
-    if (removals != g_cache_removals) {
-      forget_decoded_frames();
-      g_cache_removals = removals;
-    }
-  }
   bool complete = false;
   {
     Objects objects;

@@ -11,9 +11,10 @@
 // suits a capture made once per ~64 MB allocated (guarded sampling), not one
 // per 512 KiB on every thread (the profiler).
 //
-// What it covers: x86-64 with glibc's _dl_find_object (2.35+); objects opened
-// by an absolute path (or the program, by /proc/self/exe) whose file is the
-// one the loader mapped (same PT_GNU_EH_FRAME address, same GNU build id),
+// What it covers: x86-64 with glibc's _dl_find_object (2.35+); objects with
+// a GNU build id, opened by an absolute path (or the program, by
+// /proc/self/exe), whose file is the one the loader mapped (same
+// PT_GNU_EH_FRAME address, same build id),
 // with a sorted .eh_frame_hdr table; frames whose CIE/FDE rules are of the
 // register-plus-offset kind, which is what compilers emit for functions. It
 // gives up (and the caller walks with libgcc instead) on anything else: an
@@ -35,8 +36,10 @@ namespace strata::os {
 /// it gave up (see above). Allocates nothing, maps nothing, holds no lock;
 /// opens the files of the objects on the stack for the walk (and closes
 /// them), unless their frames were decoded by an earlier walk (a cache of
-/// 256 frames, keyed by pc and object; a frame it gave up on is cached as
-/// such, so the next walks give up there without reading). errno is preserved.
+/// 256 frames, keyed by pc, object and the object's build id, read from its
+/// mapped notes: another object loaded at the same place after a dlclose
+/// does not match; a frame it gave up on is cached as such, so the next
+/// walks give up there without reading). errno is preserved.
 bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usize& n);
 
 /// Whether this process may walk from the files: false under a seccomp

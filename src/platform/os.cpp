@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -443,18 +442,6 @@ usize backtrace(void** out, usize max, uptr skip_lo, uptr skip_hi, FastBacktrace
   }
   errno = saved;
   return n;
-}
-
-u64 objects_unloaded() {
-  u64 subs = 0;
-  ::dl_iterate_phdr(
-      [](struct dl_phdr_info* info, size_t size, void* arg) {
-        if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
-          *static_cast<u64*>(arg) = info->dlpi_subs;
-        return 1;  // the counters are the same in every call: the first one says it
-      },
-      &subs);
-  return subs;
 }
 
 bool code_range_of(const void* addr, uptr& lo, uptr& hi) {

@@ -228,11 +228,6 @@ struct LoadedObject {
 /// library predates it (glibc 2.35).
 bool find_object(const void* addr, LoadedObject& out);
 
-/// How many objects the dynamic loader has unloaded so far (dl_iterate_phdr's
-/// dlpi_subs; takes the loader's lock for a moment, allocates nothing): a
-/// change says that addresses may now belong to another object.
-u64 objects_unloaded();
-
 /// The executable address range of the shared object holding `addr`, into
 /// [lo, hi); false when addr lies in the main program (a static link: no range
 /// tells the allocator's frames from the program's) or in no object.

@@ -4,6 +4,7 @@
 // code, libc (qsort's comparator), libstdc++ and a thread's start, up to the
 // outermost frame; and, in a fresh child, not one page of libc's unwind
 // tables made resident, where libgcc's walk makes some (the control).
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <gtest/gtest.h>
@@ -189,6 +190,30 @@ TEST(FileUnwind, SameFramesOnAThreadUpToItsStart) {
   t.join();
   expect_same(w, 64);
   EXPECT_LT(w.files.size(), 64u);  // ended at the thread's first frame (clone3), not at max
+}
+
+Walks* g_plugin_walks;
+void plugin_callback() { *g_plugin_walks = walk_both(64); }
+
+TEST(FileUnwind, ALibraryLoadedWhereAnotherWasUnloaded) {
+  // The same address in the second plugin has other rules than in the first:
+  // frames cached from the first must not serve the second.
+  const char* paths[2] = {FILE_UNWIND_PLUGIN_A, FILE_UNWIND_PLUGIN_B};
+  Walks walks[2];
+  void* call_at[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    void* h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(h, nullptr) << dlerror();
+    auto call = reinterpret_cast<int (*)(void (*)())>(dlsym(h, "plugin_call"));
+    ASSERT_NE(call, nullptr);
+    call_at[i] = reinterpret_cast<void*>(call);
+    g_plugin_walks = &walks[i];
+    EXPECT_EQ(call(plugin_callback), 1);
+    ASSERT_EQ(dlclose(h), 0);
+  }
+  expect_same(walks[0], 64);
+  expect_same(walks[1], 64);
+  printf("plugin_call at %p, then at %p\n", call_at[0], call_at[1]);
 }
 
 TEST(FileUnwind, SkipsTheInnermostFramesInTheRange) {
