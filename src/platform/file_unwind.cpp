@@ -6,8 +6,9 @@
 // object's .eh_frame_hdr table), run the CIE's and the FDE's instructions up
 // to the pc, then compute the canonical frame address (CFA) and the caller's
 // registers from the rules found. Every table byte comes from the object's
-// file through a small cursor (pread into a 256-byte window); only the stack
-// itself is read in memory, and only inside the span a frame's rules name.
+// file through a small cursor (pread into a 256-byte window). Read in memory
+// are only the stack, inside the span a frame's rules name, and each object's
+// ELF header and build-id note in its first page, which the loader read.
 #include "platform/file_unwind.hpp"
 
 #include "platform/os.hpp"
@@ -49,7 +50,7 @@ struct Load {
 /// One object of the stack, opened for the walk: its file and its loaded
 /// segments, checked against what the loader mapped.
 struct Object {
-  uptr lo = 0, hi = 0, bias = 0;
+  uptr bias = 0;
   u64 hdr = 0;  // .eh_frame_hdr's virtual address (file's)
   int fd = -1;
   u32 nloads = 0;
@@ -89,6 +90,14 @@ constexpr usize MAX_NOTES = 4, NOTE_BYTES = 256, MAX_BUILD_ID = 64;
 struct Note {
   u64 offset, vaddr, filesz;  // a PT_NOTE segment
 };
+
+/// Whether an ELF header (read from the file, or the mapped one) is a 64-bit
+/// one whose program headers the walk reads.
+template <class Header>
+bool usable_elf64(const Header& eh) {
+  return eh.ident[0] == 0x7f && eh.ident[1] == 'E' && eh.ident[2] == 'L' && eh.ident[3] == 'F' && eh.ident[4] == 2 &&
+         eh.phentsize == sizeof(Phdr64) && eh.phnum != 0 && eh.phnum <= MAX_PHDRS;
+}
 
 /// A GNU build id: the bytes that tell one build of an object from another.
 struct BuildId {
@@ -138,9 +147,7 @@ bool build_id_in(const volatile u8* buf, usize n, BuildId& id) {
 [[gnu::cold, gnu::noinline]] bool mapped_build_id(uptr lo, BuildId& id) {
   const usize page = page_size();
   const auto* eh = reinterpret_cast<const volatile Ehdr64*>(lo);
-  if (eh->ident[0] != 0x7f || eh->ident[1] != 'E' || eh->ident[2] != 'L' || eh->ident[3] != 'F' || eh->ident[4] != 2 ||
-      eh->phentsize != sizeof(Phdr64) || eh->phnum == 0 || eh->phnum > MAX_PHDRS)
-    return false;
+  if (!usable_elf64(*eh)) return false;
   const u64 phoff = eh->phoff, phnum = eh->phnum;
   if (phoff > page || phnum * sizeof(Phdr64) > page - phoff) return false;
   const auto* ph = reinterpret_cast<const volatile Phdr64*>(lo + phoff);
@@ -183,8 +190,6 @@ bool build_id_in(const volatile u8* buf, usize n, BuildId& id) {
 /// where the loader found one, or its build id is not `mapped` (another file
 /// now at that path: an upgrade while the process runs).
 [[gnu::cold, gnu::noinline]] bool open_object(const LoadedObject& lo, const BuildId& mapped, Object& o) {
-  o.lo = lo.lo;
-  o.hi = lo.hi;
   o.bias = lo.bias;
   if (lo.eh_frame_hdr == 0 || lo.path == nullptr) return false;
   // /proc/self/exe is the program's own file even if its path was replaced.
@@ -194,10 +199,7 @@ bool build_id_in(const volatile u8* buf, usize n, BuildId& id) {
   o.fd = open_read(lo.path[0] != 0 ? lo.path : "/proc/self/exe");
   if (o.fd < 0) return false;
   Ehdr64 eh;
-  if (read_at(o.fd, &eh, sizeof eh, 0) != static_cast<isize>(sizeof eh)) return false;
-  if (eh.ident[0] != 0x7f || eh.ident[1] != 'E' || eh.ident[2] != 'L' || eh.ident[3] != 'F' || eh.ident[4] != 2 ||
-      eh.phentsize != sizeof(Phdr64) || eh.phnum == 0 || eh.phnum > MAX_PHDRS)
-    return false;
+  if (read_at(o.fd, &eh, sizeof eh, 0) != static_cast<isize>(sizeof eh) || !usable_elf64(eh)) return false;
   bool hdr_found = false;
   Note notes[MAX_NOTES];
   usize nnotes = 0;
@@ -299,7 +301,6 @@ class Cursor {
       default: ok_ = false; return 0;
     }
   }
-  void fail() { ok_ = false; }
 
  private:
   [[gnu::noinline]] void refill() {
@@ -781,8 +782,7 @@ bool file_walk_allowed() {
   rt::LineReader status("/proc/self/status");
   usize len = 0;
   for (const char* line = status.next(len); line != nullptr; line = status.next(len)) {
-    if (len >= 9 && line[0] == 'S' && line[1] == 'e' && line[2] == 'c' && line[3] == 'c' && line[4] == 'o' &&
-        line[5] == 'm' && line[6] == 'p' && line[7] == ':') {
+    if (len >= 9 && __builtin_memcmp(line, "Seccomp:", 8) == 0) {
       usize i = 8;
       while (i < len && (line[i] == ' ' || line[i] == '\t')) ++i;
       return i + 1 == len && line[i] == '0';  // "Seccomp:\t0": no filter, no strict mode

@@ -84,7 +84,6 @@ void close_fd(int fd);
 /// EINTR): the count, 0 past the end, -1 on an error. errno is preserved.
 isize read_at(int fd, void* buf, usize n, u64 offset);
 
-
 /// Writes the whole buffer to fd 2, retrying on EINTR; never allocates.
 void write_stderr(const char* s, usize n);
 
