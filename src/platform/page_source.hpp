@@ -40,7 +40,8 @@ class PageSource {
   constexpr PageSource() = default;
 
   /// n segments (aligned to `align_segments` segments, a power of two),
-  /// mapped readable/writable (every page commits on first touch), marked
+  /// freshly mapped readable/writable (every byte reads zero; every page
+  /// commits on first touch), marked
   /// `kind` (of small-heap `arena`) in the segment table. Null when no memory is left.
   void* alloc_segments(usize n, usize align_segments, SegmentKind kind, u32 arena = 0);
 

@@ -63,7 +63,15 @@ bool add_segments(PageSource& pages, Engine& e, bool& initialised, usize nsegs, 
   g_runtime.huge.release(Release::FreeSegments, 0);
   void* seg = pages.alloc_segments(nsegs, 1, kind, arena);
   if (seg == nullptr) return false;
-  const Result<void> r = initialised ? e.add_memory(seg, nsegs * SEGMENT_SIZE) : e.init(seg, nsegs * SEGMENT_SIZE);
+  // A segment is a fresh mapping (PageSource::alloc_segments), so it reads
+  // zero: an engine that can use that (the Heap) leaves its metadata
+  // untouched until spans need it.
+  const usize bytes = nsegs * SEGMENT_SIZE;
+  Result<void> r = AllocError::InvalidParam;
+  if constexpr (requires { e.add_memory(seg, bytes, Contents::Zero); })
+    r = initialised ? e.add_memory(seg, bytes, Contents::Zero) : e.init(seg, bytes, Contents::Zero);
+  else
+    r = initialised ? e.add_memory(seg, bytes) : e.init(seg, bytes);
   if (!r.ok()) {
     pages.free_segments(seg, nsegs);
     return false;

@@ -124,8 +124,11 @@ class SmallHeap {
 /// All small-heap arenas, with the calls that span them.
 class SmallArenas {
  public:
-  /// Arenas growing out of `pages` (the Runtime's page source).
-  explicit constexpr SmallArenas(PageSource* pages) : pages_(pages) {}
+  /// Arenas growing out of `pages` (the Runtime's page source), their heaps
+  /// in `heaps`: storage apart from the Runtime, all zero until an arena is
+  /// used (runtime.cpp puts it in .bss, so the arenas a process never uses
+  /// cost it no resident page).
+  constexpr SmallArenas(PageSource* pages, SmallHeap (&heaps)[MAX_SMALL_ARENAS]) : pages_(pages), heaps_(heaps) {}
 
   /// Sets how many arenas are used (min(MAX_SMALL_ARENAS, 2 x CPUs)); once, at init.
   void configure(u32 cpus);
@@ -173,7 +176,7 @@ class SmallArenas {
 
  private:
   PageSource* pages_;
-  SmallHeap heaps_[MAX_SMALL_ARENAS]{};
+  SmallHeap (&heaps_)[MAX_SMALL_ARENAS];
   u32 count_ = 1;
   u32 threads_[MAX_SMALL_ARENAS] = {};  ///< caching threads per arena (atomic; a hint, not a lock)
 };

@@ -9,7 +9,13 @@
 
 namespace strata::rt {
 
-constinit Runtime g_runtime{};
+// The arenas' heaps are 51 KiB of zero bytes until used, so they sit in .bss
+// apart from g_runtime: g_runtime's non-zero initialisers (pointers between
+// its members, option defaults) put it in .data, whose pages are all resident
+// once the loader relocates them (as the heaps' list sentinels were, when
+// they pointed at themselves: 68 KiB per process, used or not).
+constinit SmallHeap g_small_heaps[MAX_SMALL_ARENAS]{};
+constinit Runtime g_runtime{g_small_heaps};
 constinit thread_local RuntimeThreadState t_runtime{};
 
 // ---- fork ----------------------------------------------------------------------

@@ -11,7 +11,9 @@
 // limit) is one more member with the same few operations, not an entry in
 // several lists.
 //
-// The only mutable state outside it: the thread-local ThreadCache
+// The only mutable state outside it: the small arenas' heaps (g_small_heaps
+// in runtime.cpp, zero until used and so kept in .bss, out of the RSS of
+// a process that leaves arenas unused), the thread-local ThreadCache
 // (thread_cache.hpp) and RuntimeThreadState (below), the lock's per-thread
 // count (platform/lock.hpp), the segment map (platform/segment_map.hpp: one
 // load at a link-time address on the free() path) and the cached page size
@@ -59,7 +61,9 @@ extern constinit thread_local RuntimeThreadState t_runtime;
 
 class Runtime {
  public:
-  constexpr Runtime() : small(&pages), medium(&pages), huge(&pages), prof(&pages, &huge), limits(&pages) {}
+  /// The small-heap arenas' heaps live in `arenas`, apart (SmallArenas).
+  explicit constexpr Runtime(SmallHeap (&arenas)[MAX_SMALL_ARENAS])
+      : small(&pages, arenas), medium(&pages), huge(&pages), prof(&pages, &huge), limits(&pages) {}
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 

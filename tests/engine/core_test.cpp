@@ -1,7 +1,11 @@
-// Core helpers: alignment, bits, Result, the scenario PRNG.
+// Core helpers: alignment, bits, Result, the intrusive list, the scenario PRNG.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <new>
+
 #include "strata/core/bits.hpp"
+#include "strata/core/list.hpp"
 #include "scenarios/rng.hpp"
 #include "strata/align.hpp"
 #include "strata/result.hpp"
@@ -51,4 +55,41 @@ TEST(Rng, DeterministicAndInRange) {
     ASSERT_GE(v, 1u);
     ASSERT_LE(v, 4096u);
   }
+}
+
+// A list whose bytes are all zero (a .bss object before anything ran) is
+// empty and usable at once; init() empties a list that holds nodes.
+TEST(IntrusiveListTest, ZeroBytesAreAnEmptyList) {
+  alignas(IntrusiveList) unsigned char raw[sizeof(IntrusiveList)];
+  std::memset(raw, 0, sizeof raw);
+  IntrusiveList& l = *new (raw) IntrusiveList;  // its initialiser is zero too
+  std::memset(raw, 0, sizeof raw);              // and so are the bytes, whatever it wrote
+  EXPECT_TRUE(l.empty());
+  EXPECT_EQ(l.front(), nullptr);
+  EXPECT_EQ(l.pop_front(), nullptr);
+  EXPECT_EQ(l.first(), l.end());
+  ListNode a, b, c;
+  l.push_back(&b);
+  l.push_front(&a);
+  std::memset(raw, 0, sizeof raw);  // a zeroed list that gets its first node at the back
+  l.push_back(&c);
+  EXPECT_EQ(l.front(), &c);
+  l.init();
+  l.push_back(&a);
+  l.push_back(&b);
+  l.push_front(&c);
+  const ListNode* order[3] = {};
+  int n = 0;
+  for (ListNode* x = l.first(); x != l.end(); x = x->next) order[n < 3 ? n++ : 2] = x;
+  ASSERT_EQ(n, 3);
+  EXPECT_EQ(order[0], &c);
+  EXPECT_EQ(order[1], &a);
+  EXPECT_EQ(order[2], &b);
+  IntrusiveList::remove(&a);
+  EXPECT_FALSE(a.linked());
+  EXPECT_EQ(l.pop_front(), &c);
+  EXPECT_EQ(l.pop_front(), &b);
+  EXPECT_TRUE(l.empty());
+  l.init();
+  EXPECT_TRUE(l.empty());
 }

@@ -15,16 +15,25 @@ struct ListNode {
   bool linked() const { return next != this; }
 };
 
-/// Circular list with an embedded sentinel. constexpr-constructible only in the
-/// sense that init() must run once the object has its final address (the
-/// sentinel points at itself); engines call it from their init().
+/// Circular list with an embedded sentinel. A zero-initialised list (both
+/// sentinel links null, as a constinit or static object has before anything
+/// runs) is a valid empty list: it links its sentinel to itself on its first
+/// insertion. So an object made of lists needs no relocation at load and can
+/// live in .bss, where its pages stay untouched until used. init() empties
+/// the list (forgetting its nodes) once the object has its final address.
 class IntrusiveList {
  public:
   void init() { head_.prev = head_.next = &head_; }
-  bool empty() const { return head_.next == &head_; }
+  bool empty() const { return head_.next == &head_ || head_.next == nullptr; }
   ListNode* front() const { return empty() ? nullptr : head_.next; }
-  void push_front(ListNode* n) { insert_after(&head_, n); }
-  void push_back(ListNode* n) { insert_after(head_.prev, n); }
+  void push_front(ListNode* n) {
+    if (head_.next == nullptr) init();
+    insert_after(&head_, n);
+  }
+  void push_back(ListNode* n) {
+    if (head_.next == nullptr) init();
+    insert_after(head_.prev, n);
+  }
   static void remove(ListNode* n) {
     n->prev->next = n->next;
     n->next->prev = n->prev;
@@ -37,7 +46,7 @@ class IntrusiveList {
     return n;
   }
   /// Iteration: for (ListNode* n = l.first(); n != l.end(); n = n->next)
-  ListNode* first() const { return head_.next; }
+  ListNode* first() const { return head_.next != nullptr ? head_.next : const_cast<ListNode*>(&head_); }
   const ListNode* end() const { return &head_; }
 
  private:
@@ -47,7 +56,7 @@ class IntrusiveList {
     at->next->prev = n;
     at->next = n;
   }
-  ListNode head_{};
+  ListNode head_{nullptr, nullptr};  // zero: empty, not yet linked (class comment)
 };
 
 }  // namespace strata

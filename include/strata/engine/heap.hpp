@@ -248,22 +248,25 @@ class Heap {
   Heap& operator=(const Heap&) = delete;
 
   /// Forgets all state and manages [start, start + size) alone (as add_memory).
-  Result<void> init(void* start, usize size) {
+  Result<void> init(void* start, usize size, Contents contents = Contents::Unknown) {
     for (IntrusiveList& l : partial_) l.init();
     for (SpanRecord*& s : spare_) s = nullptr;
     spare_bytes_ = 0;
     regions_ = last_ = nullptr;
     used_ = 0;
     buddy_.reset();
-    return add_memory(start, size);
+    return add_memory(start, size, contents);
   }
 
   /// Adds the disjoint region [start, start + size). Its first bytes become
   /// the region metadata (detail::HeapRegion above, ~1.8% with 4 KiB pages).
+  /// With Contents::Zero (the caller's promise that the range reads zero)
+  /// the span records and slot bits, all but a page of that metadata, are
+  /// not cleared: their pages are touched only as spans are used.
   /// InvalidParam for a null or non-REGION_ALIGN start, a range wrapping the
   /// address space, or a region without room for a page after its metadata;
   /// MemoryOverlap when it overlaps a region already added.
-  Result<void> add_memory(void* start, usize size) {
+  Result<void> add_memory(void* start, usize size, Contents contents = Contents::Unknown) {
     const uptr s = reinterpret_cast<uptr>(start);
     uptr e = 0;
     if (s == 0 || !is_aligned(s, REGION_ALIGN) || !checked_add(s, size, e) || size < PAGE_SIZE)
@@ -278,8 +281,10 @@ class Heap {
     *r = HeapRegion{regions_, s, size, s >> PAGE_SHIFT, b.value()->base, b.value()->end,
                     reinterpret_cast<SpanRecord*>(l.spans), reinterpret_cast<u64*>(l.live), b.value()};
     mem_set(class_bytes(s), detail::NO_CLASS_BYTE, l.pages);
-    mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
-    mem_set(r->live, 0, l.live_words * sizeof(u64));
+    if (contents != Contents::Zero) {
+      mem_set(r->spans, 0, l.pages * sizeof(SpanRecord));
+      mem_set(r->live, 0, l.live_words * sizeof(u64));
+    }
     regions_ = r;
     return ok();
   }
