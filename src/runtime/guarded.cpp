@@ -177,9 +177,8 @@ void* GuardedPool::alloc(usize n, usize align) {
   __atomic_add_fetch(&live_bytes_, s.usable, __ATOMIC_RELAXED);
   s.left = left;
   s.alloc_tid = os::thread_id();
-  s.alloc_depth = static_cast<u8>(depth);
-  for (usize f = 0; f < depth; ++f) s.alloc_stack[f] = frames[f];
-  s.free_depth = 0;
+  s.alloc_stack.pack(frames, depth);
+  s.free_stack.clear();
   __atomic_store_n(&s.user, reinterpret_cast<uptr>(user), __ATOMIC_RELAXED);
   // The slot's fields are published by a release store of its state (a fence
   // and a plain store did the same, but ThreadSanitizer builds reject fences).
@@ -220,8 +219,7 @@ void GuardedPool::free(void* p, const char* fn) {
   s.free_tid = os::thread_id();
   void* frames[FRAMES];
   const usize depth = capture(frames);
-  for (usize f = 0; f < depth; ++f) s.free_stack[f] = frames[f];
-  s.free_depth = static_cast<u8>(depth);
+  s.free_stack.pack(frames, depth);
   os::protect(slot_page(i), page_, false);
   // Its page goes back too: an inaccessible page keeps its memory, so every
   // slot ever used stayed resident (1 MiB for the 256 default slots: 3.5 ->
@@ -304,13 +302,14 @@ void GuardedPool::report(Kind kind, const Slot* s, const void* addr, const char*
   l.dec(s->alloc_tid);
   l.put(" at:");
   l.flush();
-  print_stack(s->alloc_stack, s->alloc_depth);
+  void* frames[FRAMES];
+  print_stack(frames, s->alloc_stack.unpack(frames, FRAMES));
   if (s->state == State::Freed) {
     l.put("  freed by thread ");
     l.dec(s->free_tid);
     l.put(" at:");
     l.flush();
-    print_stack(s->free_stack, s->free_depth);
+    print_stack(frames, s->free_stack.unpack(frames, FRAMES));
   }
   // where it happened: the bad call, or the faulting access (through the signal frame)
   report_where(fn == nullptr ? "accessed" : kind == Kind::DoubleFree ? "freed again" : "the bad call", fault_pc);

@@ -49,6 +49,7 @@
 #include "platform/os.hpp"
 #include "runtime/central.hpp"
 #include "runtime/options.hpp"
+#include "runtime/packed_stack.hpp"
 #include "runtime/stats.hpp"
 
 namespace strata::rt {
@@ -107,7 +108,8 @@ class GuardedPool {
   void reset_lock_in_child();
 
  private:
-  static constexpr usize FRAMES = 24;
+  static constexpr usize FRAMES = 24;  ///< frames a capture takes
+  static constexpr usize STACK_BYTES = 111;  ///< a packed stack's bytes (its count makes 112)
   static constexpr u32 LEFT_EVERY = 8;
   enum class State : u8 { Never = 0, Live = 1, Freed = 2 };
   struct Slot {
@@ -117,11 +119,13 @@ class GuardedPool {
     bool queried;  ///< malloc_usable_size was asked: the bytes up to `usable` are the program's
     State state;
     bool left;  ///< left-aligned
-    u8 alloc_depth, free_depth;
     u32 alloc_tid, free_tid;
-    void* alloc_stack[FRAMES];
-    void* free_stack[FRAMES];
+    PackedStack<STACK_BYTES> alloc_stack;  ///< where the block was allocated
+    PackedStack<STACK_BYTES> free_stack;   ///< where it was freed (empty while live)
   };
+  // Packed stacks (packed_stack.hpp): a slot is 256 bytes, not 416 as with
+  // two arrays of FRAMES pointers; the table of the 256 default slots is 64 KiB.
+  static_assert(sizeof(Slot) <= 256);
   enum class Kind { Overflow, Underflow, UseAfterFree, DoubleFree, InvalidFree, Wild };
 
   char* slot_page(u32 i) const { return base_ + (2 * usize{i} + 1) * page_; }
