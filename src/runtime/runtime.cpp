@@ -9,11 +9,12 @@
 
 namespace strata::rt {
 
-// The arenas' heaps are 51 KiB of zero bytes until used, so they sit in .bss
-// apart from g_runtime: g_runtime's non-zero initialisers (pointers between
-// its members, option defaults) put it in .data, whose pages are all resident
-// once the loader relocates them (as the heaps' list sentinels were, when
-// they pointed at themselves: 68 KiB per process, used or not).
+// The arenas' heaps (8 x 22 KiB, most of it the transfer caches' tables) are
+// zero bytes until used, so they sit in .bss apart from g_runtime:
+// g_runtime's non-zero initialisers (pointers between its members, option
+// defaults) put it in .data, whose pages are all resident once the loader
+// relocates them (as the heaps were while their list sentinels pointed at
+// themselves: 68 KiB per process, used or not).
 constinit SmallHeap g_small_heaps[MAX_SMALL_ARENAS]{};
 constinit Runtime g_runtime{g_small_heaps};
 constinit thread_local RuntimeThreadState t_runtime{};
