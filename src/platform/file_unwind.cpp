@@ -88,7 +88,7 @@ constexpr u32 NT_GNU_BUILD_ID_ = 3;
 constexpr usize MAX_NOTES = 4, NOTE_BYTES = 256, MAX_BUILD_ID = 64;
 
 struct Note {
-  u64 offset, vaddr, filesz;  // a PT_NOTE segment
+  u64 offset, filesz;  // a PT_NOTE segment in the file
 };
 
 /// Whether an ELF header (read from the file, or the mapped one) is a 64-bit
@@ -212,7 +212,7 @@ bool build_id_in(const volatile u8* buf, usize n, BuildId& id) {
       if (ph[i].type == PT_LOAD_ && o.nloads < sizeof o.loads / sizeof o.loads[0]) {
         o.loads[o.nloads++] = Load{ph[i].vaddr, ph[i].filesz, ph[i].offset};
       } else if (ph[i].type == PT_NOTE_ && nnotes < MAX_NOTES) {
-        notes[nnotes++] = Note{ph[i].offset, ph[i].vaddr, ph[i].filesz};
+        notes[nnotes++] = Note{ph[i].offset, ph[i].filesz};
       } else if (ph[i].type == PT_GNU_EH_FRAME_) {
         o.hdr = ph[i].vaddr;
         hdr_found = ph[i].vaddr + o.bias == lo.eh_frame_hdr;
@@ -434,8 +434,14 @@ i64 scaled(u64 v, i64 factor) { return static_cast<i64>(v * static_cast<u64>(fac
   FrameRules saved[MAX_STATES];
   usize depth = 0;
   const auto set = [&](u64 reg, Rule rule, i64 value) {
-    if (reg < NREGS) fr.regs[reg] = RegRule{rule, value};
-    return true;  // registers the walk does not carry are ignored
+    if (reg < NREGS) fr.regs[reg] = RegRule{rule, value};  // registers the walk does not carry are ignored
+  };
+  // The *_extended, *_sf and val_offset forms: a register (ULEB), then its
+  // offset in data-alignment units, unsigned (ULEB) or signed (SLEB).
+  const auto set_factored = [&](Rule rule, bool signed_offset) {
+    const u64 reg = c.uleb();
+    const u64 factored = signed_offset ? static_cast<u64>(c.sleb()) : c.uleb();
+    set(reg, rule, scaled(factored, cie.data_align));
   };
   const auto advance = [&](u64 delta) {
     loc += delta * cie.code_align;
@@ -467,11 +473,7 @@ i64 scaled(u64 v, i64 factor) { return static_cast<i64>(v * static_cast<u64>(fac
       case 0x02: if (!advance(c.byte())) return true; break;               // advance_loc1
       case 0x03: if (!advance(c.unsigned_bytes(2))) return true; break;    // advance_loc2
       case 0x04: if (!advance(c.unsigned_bytes(4))) return true; break;    // advance_loc4
-      case 0x05: {  // DW_CFA_offset_extended
-        const u64 reg = c.uleb();
-        set(reg, Rule::Offset, scaled(c.uleb(), cie.data_align));
-        break;
-      }
+      case 0x05: set_factored(Rule::Offset, false); break;  // DW_CFA_offset_extended
       case 0x06: {  // DW_CFA_restore_extended
         const u64 reg = c.uleb();
         if (reg < NREGS) fr.regs[reg] = initial.regs[reg];
@@ -498,26 +500,14 @@ i64 scaled(u64 v, i64 factor) { return static_cast<i64>(v * static_cast<u64>(fac
         break;
       case 0x0d: fr.cfa_reg = static_cast<u32>(c.uleb()); break;          // DW_CFA_def_cfa_register
       case 0x0e: fr.cfa_offset = static_cast<i64>(c.uleb()); break;       // DW_CFA_def_cfa_offset
-      case 0x11: {                                                          // DW_CFA_offset_extended_sf
-        const u64 reg = c.uleb();
-        set(reg, Rule::Offset, scaled(static_cast<u64>(c.sleb()), cie.data_align));
-        break;
-      }
+      case 0x11: set_factored(Rule::Offset, true); break;                  // DW_CFA_offset_extended_sf
       case 0x12:  // DW_CFA_def_cfa_sf
         fr.cfa_reg = static_cast<u32>(c.uleb());
         fr.cfa_offset = scaled(static_cast<u64>(c.sleb()), cie.data_align);
         break;
       case 0x13: fr.cfa_offset = scaled(static_cast<u64>(c.sleb()), cie.data_align); break;  // DW_CFA_def_cfa_offset_sf
-      case 0x14: {                                                   // DW_CFA_val_offset
-        const u64 reg = c.uleb();
-        set(reg, Rule::ValOffset, scaled(c.uleb(), cie.data_align));
-        break;
-      }
-      case 0x15: {  // DW_CFA_val_offset_sf
-        const u64 reg = c.uleb();
-        set(reg, Rule::ValOffset, scaled(static_cast<u64>(c.sleb()), cie.data_align));
-        break;
-      }
+      case 0x14: set_factored(Rule::ValOffset, false); break;  // DW_CFA_val_offset
+      case 0x15: set_factored(Rule::ValOffset, true); break;   // DW_CFA_val_offset_sf
       case 0x2e: (void)c.uleb(); break;  // DW_CFA_GNU_args_size
       case 0x2f: {                        // DW_CFA_GNU_negative_offset_extended
         const u64 reg = c.uleb();

@@ -67,11 +67,12 @@ bool add_segments(PageSource& pages, Engine& e, bool& initialised, usize nsegs, 
   // zero: an engine that can use that (the Heap) leaves its metadata
   // untouched until spans need it.
   const usize bytes = nsegs * SEGMENT_SIZE;
-  Result<void> r = AllocError::InvalidParam;
-  if constexpr (requires { e.add_memory(seg, bytes, Contents::Zero); })
-    r = initialised ? e.add_memory(seg, bytes, Contents::Zero) : e.init(seg, bytes, Contents::Zero);
-  else
-    r = initialised ? e.add_memory(seg, bytes) : e.init(seg, bytes);
+  const Result<void> r = [&] {
+    if constexpr (requires { e.add_memory(seg, bytes, Contents::Zero); })
+      return initialised ? e.add_memory(seg, bytes, Contents::Zero) : e.init(seg, bytes, Contents::Zero);
+    else
+      return initialised ? e.add_memory(seg, bytes) : e.init(seg, bytes);
+  }();
   if (!r.ok()) {
     pages.free_segments(seg, nsegs);
     return false;
