@@ -109,23 +109,21 @@ void* SmallHeap::dealloc_batch(void* const* blocks, usize n) {
   return nullptr;
 }
 
-bool SmallHeap::put_chain(u32 cls, Chain c, void* const* blocks, void*& bad) {
+bool SmallHeap::put_chain(u32 cls, Chain c, void* tail, u32 merge_max) {
   const usize bytes = usize{c.n} * small_class_size(cls);
-  bad = nullptr;
   if (__atomic_load_n(&transfer_count_[cls], __ATOMIC_RELAXED) == TRANSFER_CHAINS) return false;
-  // A block that passed the thread cache's checks but is not live here (a
-  // stale pointer freed twice after its memory was written to) must be caught
-  // now, as the engine's dealloc would catch it: kept, it would be handed out
-  // while the engine may hand it out too. The blocks are the caller's, so
-  // their liveness cannot change meanwhile: no lock needed to read it.
-  for (u32 i = 0; i < c.n; ++i) {
-    if (!engine_.live_in_region(segment_base(blocks[i]), blocks[i], cls)) {
-      bad = blocks[i];
-      return false;
-    }
-  }
   LockGuard g(transfer_lock_);
-  if (transfer_count_[cls] == TRANSFER_CHAINS || transfer_bytes_ + bytes > TRANSFER_MAX_BYTES) return false;
+  if (transfer_bytes_ + bytes > TRANSFER_MAX_BYTES) return false;
+  // Two half-bin chains make one whole-bin chain: the taker then refills
+  // once for both (one round on the shared lock and counters, not two).
+  if (const u8 k = transfer_count_[cls]; k != 0 && transfer_[cls][k - 1].n + c.n <= merge_max) {
+    Chain& top = transfer_[cls][k - 1];
+    *static_cast<void**>(tail) = top.head;
+    top = Chain{c.head, top.n + c.n};
+    transfer_bytes_ += bytes;
+    return true;
+  }
+  if (transfer_count_[cls] == TRANSFER_CHAINS) return false;
   transfer_[cls][transfer_count_[cls]] = c;
   __atomic_store_n(&transfer_count_[cls], static_cast<u8>(transfer_count_[cls] + 1), __ATOMIC_RELAXED);
   transfer_bytes_ += bytes;
@@ -242,17 +240,6 @@ usize SmallArenas::release(Release what, u64) {
   usize released = 0;
   for (SmallHeap& h : heaps_) released += h.release(*pages_, what);
   return released;
-}
-
-void SmallArenas::dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, u32 own, const char* fn) {
-  if (c.n == 0) return;
-  const u32 a = small_arena_of(blocks[0]);
-  u32 same = 1;
-  while (same < c.n && small_arena_of(blocks[same]) == a) ++same;
-  void* bad = nullptr;
-  if (same == c.n && a != own && heaps_[a].put_chain(cls, c, blocks, bad)) return;
-  if (bad != nullptr) misuse(fn, "double free or invalid pointer", bad);
-  dealloc_batch(blocks, c.n, fn);
 }
 
 void SmallArenas::collect(Snapshot& s) {

@@ -27,6 +27,7 @@
 #pragma once
 #include "platform/lock.hpp"
 #include "platform/page_source.hpp"
+#include "platform/segment_map.hpp"
 #include "runtime/config.hpp"
 #include "runtime/stats.hpp"
 
@@ -59,14 +60,24 @@ class SmallHeap {
     u32 n = 0;
   };
 
+  /// True when p is a live block of class cls of this heap, as
+  /// dealloc_batch would accept it. Lock-free: for blocks the caller owns
+  /// (free in its cache), whose liveness cannot change meanwhile. A block
+  /// that passed the thread cache's checks but is not live here (a stale
+  /// pointer freed twice after its memory was written to) must not be kept
+  /// in the transfer cache: it would be handed out while the engine may hand
+  /// it out too.
+  bool live(u32 cls, const void* p) const { return engine_.live_in_region(segment_base(p), p, cls); }
+
   /// The transfer cache (blocks flushed by one thread, refilled by another:
-  /// producer/consumer): keeps chain c of class cls, n blocks listed in
-  /// blocks[] too, whole for the next take_chain of the class, so neither
-  /// side does per-block engine work. Every block is first checked to be a
-  /// live block of cls (as a dealloc would check it). Returns false when the
-  /// cache is full (the caller then gives the blocks back one by one), and
-  /// the first block that is not live, if any, through bad (nothing kept).
-  bool put_chain(u32 cls, Chain c, void* const* blocks, void*& bad);
+  /// producer/consumer): keeps chain c of class cls, whose last block is
+  /// tail (its link null), whole for a later take_chain of the class, so
+  /// neither side does per-block engine work. Every block must be of this
+  /// heap and checked live() by the caller. When the most recent kept chain
+  /// and c hold merge_max blocks or fewer together, c is linked in front of
+  /// it (one chain for the taker). Returns false when the cache is full
+  /// (the caller then gives the blocks back with dealloc_batch).
+  bool put_chain(u32 cls, Chain c, void* tail, u32 merge_max);
 
   /// A chain of class cls kept by put_chain (the most recent), or none (n 0).
   Chain take_chain(u32 cls);
@@ -157,15 +168,15 @@ class SmallArenas {
   /// Aborts naming `fn` on a block no arena handed out or already has.
   void dealloc_batch(void* const* blocks, usize n, const char* fn);
 
-  /// Takes back n free, tagged blocks of class cls, listed in blocks[] and
-  /// linked as chain c (SmallHeap::Chain), flushed by a thread that refills
-  /// from arena `own`: kept whole in the transfer cache of their arena when
-  /// they all belong to one other than `own` (remote frees, which the
-  /// arena's own threads will refill from) and it has room, else given back
-  /// one by one (a thread's own blocks go back to their spans, so emptied
-  /// spans serve other classes: kept, they pinned ~7 MB in frag-churn).
-  /// Aborts naming fn on a block no arena handed out.
-  void dealloc_chain(u32 cls, SmallHeap::Chain c, void* const* blocks, u32 own, const char* fn);
+  /// SmallHeap::live and SmallHeap::put_chain of arena a. A thread flushes
+  /// a batch that is all one other arena's (remote frees, which that
+  /// arena's own threads will refill from) with put_chain, anything else
+  /// with dealloc_batch (a thread's own blocks go back to their spans, so
+  /// emptied spans serve other classes: kept, they pinned ~7 MB in frag-churn).
+  bool live(u32 a, u32 cls, const void* p) const { return heaps_[a].live(cls, p); }
+  bool put_chain(u32 a, u32 cls, SmallHeap::Chain c, void* tail, u32 merge_max) {
+    return heaps_[a].put_chain(cls, c, tail, merge_max);
+  }
 
   /// A chain of class cls from arena a's transfer cache, or none (n 0).
   SmallHeap::Chain take_chain(u32 a, u32 cls) { return heaps_[a].take_chain(cls); }

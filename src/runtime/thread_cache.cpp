@@ -84,7 +84,19 @@ void ThreadCache::enable() {
 // the blocks at the head of the list, the most recently freed: their lines
 // are still in cache, so walking them and linking them into their spans costs
 // no misses, where walking to the cold tail would miss on every block.
+//
+// A batch that is all one other arena's (remote frees: the consumer of a
+// producer/consumer pair) leaves as a chain, its blocks still linked and
+// tagged, for that arena's transfer cache, where another thread's refill
+// takes it whole. Each of its blocks is checked live (SmallHeap::live) as
+// the walk passes it, so the check's loads overlap the walk's chain of
+// dependent ones (done in a loop of their own after the walk, the check and
+// the walk took a fifth more of prodcons' consumer's time in strata). A
+// block that fails the check leaves the batch to dealloc_batch, whose engine
+// reports it.
 void ThreadCache::flush_bin(u32 code, u32 keep) {
+  const u32 cls = class_of_code(code);
+  SmallArenas& small = g_runtime.small;
   void* batch[MAX_BATCH];
   for (;;) {
     // The count is read inside the bracket: a signal handler that popped
@@ -97,17 +109,19 @@ void ThreadCache::flush_bin(u32 code, u32 keep) {
       return;
     }
     const u32 n = give < MAX_BATCH ? give : static_cast<u32>(MAX_BATCH);
+    const u32 a = small_arena_of(cur);
+    bool whole = a != arena_;
     for (u32 i = 0; i < n; ++i) {
       batch[i] = cur;
+      whole = whole && small_arena_of(cur) == a && small.live(a, cls, cur);
       cur = *static_cast<void**>(cur);
     }
     room_[code] += static_cast<i32>(n);
     close(code, cur);
-    // The batch leaves as a chain (its blocks stay linked and tagged), which
-    // another thread's refill may take whole (the transfer cache).
     *static_cast<void**>(batch[n - 1]) = nullptr;
-    g_runtime.small.dealloc_chain(class_of_code(code), SmallHeap::Chain{batch[0], n}, batch, arena_, "free");
-    t_prof.deallocated += n * small_class_size(class_of_code(code));  // thread.deallocated (prof.hpp)
+    if (!whole || !small.put_chain(a, cls, SmallHeap::Chain{batch[0], n}, batch[n - 1], limits_[code]))
+      small.dealloc_batch(batch, n, "free");
+    t_prof.deallocated += n * small_class_size(cls);  // thread.deallocated (prof.hpp)
   }
 }
 
@@ -166,7 +180,9 @@ void ThreadCache::overflow(usize code) {
   ThreadCache& c = t_cache;
   if (c.state_ == State::Fresh) c.setup();
   if (c.state_ == State::Warming && --c.warmup_frees_left_ == 0) c.enable();
-  c.flush_bin(static_cast<u32>(code), c.state_ == State::Live ? c.limits_[code] / 2 : 0);
+  // Keeps all but half the limit (a flush at limit + 1 gives limit / 2), so
+  // that two flushed chains fill one bin (SmallHeap::put_chain merges them).
+  c.flush_bin(static_cast<u32>(code), c.state_ == State::Live ? c.limits_[code] - c.limits_[code] / 2 + 1 : 0);
   g_runtime.purge.tick();
 }
 

@@ -13,8 +13,16 @@
  *       free(p) is a double free;
  *   double_free_cached_huge  a huge block freed twice while its run sits in
  *       strata's cache of freed huge runs (not yet unmapped);
- *   usable_size_freed_medium  malloc_usable_size of a freed medium block.
+ *   usable_size_freed_medium  malloc_usable_size of a freed medium block;
+ *   double_free_remote_stale  a block freed, given back to its arena, its
+ *       first bytes overwritten (a use after free, which erases the free tag
+ *       the thread cache checks), then freed again by a thread of another
+ *       arena among blocks it frees for the first thread: the batch it
+ *       flushes would be kept whole for the first thread's arena (the
+ *       transfer cache), and must not be, or the block would be handed out
+ *       twice.
  */
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "preload_check.h"
@@ -34,6 +42,28 @@ static void* glibc_block(size_t n) {
   ST_CHECK(p != NULL);
   memset(p, 0x5a, n);
   return p;
+}
+
+/* Enough calls to turn the calling thread's cache on (its warm-up). */
+static void warm_up(void) {
+  for (int i = 0; i < 1100; ++i) free(malloc(16));
+}
+
+/* double_free_remote_stale: blocks of one size class, all allocated by the
+ * main thread, and the stale one. */
+enum { REMOTE_BLOCKS = 64, REMOTE_SIZE = 1000 };
+static void* g_remote[REMOTE_BLOCKS];
+static void* g_stale;
+
+/* The other thread: warms up (and so joins an arena of its own, not the
+ * main thread's), frees the main thread's blocks, then the stale one. */
+static void* free_remotely(void* arg) {
+  (void)arg;
+  warm_up();
+  for (int i = 0; i < REMOTE_BLOCKS; ++i) free(g_remote[i]);
+  announce(g_stale);
+  free(g_stale);
+  return NULL;
 }
 
 /* operator delete(void*) by its mangled name: callable from C. */
@@ -88,6 +118,21 @@ int main(int argc, char** argv) {
     announce(p);
     printf("usable size %zu\n", malloc_usable_size(p));
     free(guard);
+  } else if (strcmp(c, "double_free_remote_stale") == 0) {
+    int (*mallctl)(const char*, void*, size_t*, void*, size_t) =
+        (int (*)(const char*, void*, size_t*, void*, size_t))st_sym("mallctl");
+    warm_up();
+    g_stale = malloc(REMOTE_SIZE);
+    ST_CHECK(g_stale != NULL);
+    for (int i = 0; i < REMOTE_BLOCKS; ++i) ST_CHECK((g_remote[i] = malloc(REMOTE_SIZE)) != NULL);
+    free(g_stale);
+    ST_CHECK(mallctl("thread.tcache.flush", NULL, NULL, NULL, 0) == 0); /* back to its arena */
+    memset(g_stale, 0, 16);
+    /* The remote blocks fill the other thread's bin, so the stale block's free
+       overflows it, and the flush that follows starts with that block. */
+    pthread_t t;
+    ST_CHECK(pthread_create(&t, NULL, free_remotely, NULL) == 0);
+    ST_CHECK(pthread_join(t, NULL) == 0);
   } else {
     ST_CHECKF(0, "unknown case %s", c);
   }
