@@ -98,7 +98,7 @@ void strata_stats_print(void (*write_cb)(void* opaque, const char* text), void* 
 /* Reads the control `name` into oldp (*oldlenp must be its size) and/or
  * writes it from newp (newlen bytes). 0, or ENOENT (unknown name), EPERM
  * (read-only), EINVAL (wrong size). Names: version, epoch, config.*, opt.<key>,
- * thread.tcache.flush, arena.<i>.purge, arenas.*, stats.{allocated, active,
+ * thread.tcache.flush, thread.arena, arena.<i>.purge, arenas.*, stats.{allocated, active,
  * metadata, resident, mapped, retained}, limit.* (memory limits: hard and soft
  * read-write, their sources, the cgroup's, counters), thp.{mode, anon_huge};
  * the README lists them. */

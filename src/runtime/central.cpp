@@ -187,15 +187,21 @@ void SmallArenas::configure(u32 cpus) {
 }
 
 u32 SmallArenas::join_arena() {
-  // Two threads choosing at once may pick the same arena: a small imbalance,
-  // never an error (any arena serves any thread).
-  u32 best = 0, fewest = __atomic_load_n(&threads_[0], __ATOMIC_RELAXED);
-  for (u32 a = 1; a < count_; ++a) {
-    const u32 n = __atomic_load_n(&threads_[a], __ATOMIC_RELAXED);
-    if (n < fewest) best = a, fewest = n;
+  // The arena is taken only if its count is still the fewest this thread
+  // saw: two threads that turn their caches on at once (a pool's workers,
+  // started together, reach the end of their warm-up together) otherwise
+  // both chose the same arena, and that arena alone grew to hold both
+  // threads' blocks while another stood idle (gen-churn-2: two segments more,
+  // peak RSS 30.6 MiB instead of 22.8, in about one run of eight).
+  for (;;) {
+    u32 best = 0, fewest = __atomic_load_n(&threads_[0], __ATOMIC_RELAXED);
+    for (u32 a = 1; a < count_; ++a) {
+      const u32 n = __atomic_load_n(&threads_[a], __ATOMIC_RELAXED);
+      if (n < fewest) best = a, fewest = n;
+    }
+    if (__atomic_compare_exchange_n(&threads_[best], &fewest, fewest + 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      return best;
   }
-  __atomic_fetch_add(&threads_[best], 1u, __ATOMIC_RELAXED);
-  return best;
 }
 
 void SmallArenas::leave_arena(u32 a) {

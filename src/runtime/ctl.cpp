@@ -12,6 +12,7 @@
 //   config.malloc_conf         const char*  r-   the compiled-in default conf
 //   opt.<key>                  bool / ssize_t / size_t / const char*  r-   every STRATA_CONF key
 //   thread.tcache.flush        void         --   gives this thread's cached blocks back
+//   thread.arena               unsigned     r-   the small-heap arena this thread refills from
 //   thread.tcache.enabled      bool         r-   opt.tcache
 //   arena.<i>.{purge,decay}    void         --   malloc_trim(0) (every arena); i <= narenas or 4096
 //   arenas.narenas             unsigned     r-   small-heap arenas in use
@@ -256,6 +257,7 @@ int ctl_tcache_flush(const usize*, const CtlIo& io) {
 }
 
 int ctl_tcache_enabled(const usize*, const CtlIo& io) { return read_only(io, g_runtime.options.tcache_enabled); }
+int ctl_thread_arena(const usize*, const CtlIo& io) { return read_only(io, static_cast<unsigned>(t_cache.arena())); }
 
 // ---- heap profiling (runtime/prof.hpp) ----------------------------------------
 
@@ -423,7 +425,7 @@ constexpr CtlNode TCACHE[] = {CtlNode::leaf("enabled", ctl_tcache_enabled), CtlN
 constexpr CtlNode THREAD[] = {
     CtlNode::leaf("allocated", ctl_thread_allocated),     CtlNode::leaf("allocatedp", ctl_thread_allocatedp),
     CtlNode::leaf("deallocated", ctl_thread_deallocated), CtlNode::leaf("deallocatedp", ctl_thread_deallocatedp),
-    CtlNode::inner("tcache", TCACHE),
+    CtlNode::inner("tcache", TCACHE),                     CtlNode::leaf("arena", ctl_thread_arena),
 };
 constexpr CtlNode PROF[] = {
     CtlNode::leaf("active", ctl_prof_flag<&Profiler::active, &Profiler::set_active>),

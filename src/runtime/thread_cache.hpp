@@ -109,6 +109,11 @@ class ThreadCache {
   /// Creates the thread-exit key (once, at initialisation, no lock held).
   static void register_exit_key();
 
+  /// The small-heap arena this thread refills from (mallctl thread.arena):
+  /// the one it joined when its cache turned on; 0 before that, and while
+  /// warming, when it allocates from arena 0.
+  u32 arena() const { return arena_; }
+
  private:
   /// Set in a bin's head while an operation changes it (file comment).
   static constexpr uptr BUSY_BIT = uptr{1} << (8 * sizeof(uptr) - 1);

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "strata/strata.h"
@@ -332,4 +335,41 @@ TEST(Ctl, ThreadCounters) {
   EXPECT_GE(*dp - d1, uint64_t{N} * 64);
   uint64_t v = 0;
   EXPECT_EQ(strata_ctl("thread.allocated", nullptr, nullptr, &v, sizeof v), EPERM);
+}
+
+TEST(Ctl, ThreadArenaIsEachThreadsOwn) {
+  // thread.arena: the calling thread's arena; read-only. Threads that live
+  // at the same time, fewer than the arenas (this thread may hold one), are
+  // each on an arena of their own once past their warm-up (the race of
+  // threads joining at the same moment: runtime/arena_join_test.cpp).
+  unsigned narenas = 0;
+  ASSERT_EQ(get("arenas.narenas", narenas), 0);
+  unsigned mine = 0;
+  ASSERT_EQ(get("thread.arena", mine), 0);
+  EXPECT_LT(mine, narenas);
+  EXPECT_EQ(strata_ctl("thread.arena", nullptr, nullptr, &mine, sizeof mine), EPERM);
+  const unsigned n = narenas - 1;
+  for (int trial = 0; trial < 20; ++trial) {
+    std::atomic<unsigned> started{0}, joined{0};
+    std::vector<unsigned> got(n, ~0u);
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < n; ++i) {
+      threads.emplace_back([&, i] {
+        started.fetch_add(1);
+        while (started.load() < n) {
+        }
+        for (int k = 0; k < 300; ++k) strata_free(strata_malloc(16));  // past the warm-up
+        get("thread.arena", got[i]);
+        joined.fetch_add(1);
+        while (joined.load() < n) {  // no thread leaves its arena before all have joined one
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    std::vector<unsigned> seen = got;
+    std::sort(seen.begin(), seen.end());
+    ASSERT_LT(seen.back(), narenas);
+    ASSERT_EQ(std::unique(seen.begin(), seen.end()), seen.end())
+        << "trial " << trial << ": two threads on one arena (" << ::testing::PrintToString(got) << ")";
+  }
 }
