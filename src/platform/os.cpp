@@ -122,7 +122,11 @@ int open_read(const char* path) {
   const int saved = errno;
   long fd = -1;
   do {
-    fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a path that now names a FIFO (a library's file replaced
+    // while the process runs) would otherwise block the open, inside malloc,
+    // until some writer opened it; a read then finds it empty. Regular files
+    // and /proc and /sys files read as they would without it.
+    fd = ::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   } while (fd < 0 && errno == EINTR);
   errno = saved;
   return fd < 0 ? -1 : static_cast<int>(fd);

@@ -68,9 +68,11 @@ void advise_huge_pages(void* p, usize bytes, HugePageAdvice advice);
 /// entries times the page size (2 MiB with 4 KiB pages).
 usize huge_page_size();
 
-/// Opens `path` read-only (O_RDONLY | O_CLOEXEC) by the raw system call, so
-/// that an open() hook of another preloaded library (which may allocate)
-/// never runs inside strata. -1 on failure; errno is preserved.
+/// Opens `path` read-only (O_RDONLY | O_CLOEXEC, and O_NONBLOCK | O_NOCTTY so
+/// that neither the open nor a read ever waits: a FIFO reads as empty, a
+/// terminal is not made the controlling one) by the raw system call, so that
+/// an open() hook of another preloaded library (which may allocate) never
+/// runs inside strata. -1 on failure; errno is preserved.
 int open_read(const char* path);
 
 /// Reads up to n bytes from fd (raw system call, retried on EINTR): the

@@ -13,10 +13,12 @@
 #include <link.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <unwind.h>
 
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -214,6 +216,48 @@ TEST(FileUnwind, ALibraryLoadedWhereAnotherWasUnloaded) {
   expect_same(walks[0], 64);
   expect_same(walks[1], 64);
   printf("plugin_call at %p, then at %p\n", call_at[0], call_at[1]);
+}
+
+TEST(FileUnwind, AFileReplacedByAFifoIsNotWaitedFor) {
+  // A loaded library whose file is replaced by a FIFO (nothing ever writes
+  // to it): the walk, which runs inside malloc, must not wait in open or
+  // read for a writer. In a child, which an alarm ends if it waits.
+  char dir[] = "/tmp/strata-unwind-fifo.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string copy = std::string(dir) + "/plugin.so";
+  {
+    std::vector<char> bytes;
+    FILE* in = fopen(FILE_UNWIND_PLUGIN_A, "rb");
+    ASSERT_NE(in, nullptr);
+    for (int c; (c = fgetc(in)) != EOF;) bytes.push_back(static_cast<char>(c));
+    fclose(in);
+    FILE* out = fopen(copy.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(fwrite(bytes.data(), 1, bytes.size(), out), bytes.size());
+    ASSERT_EQ(fclose(out), 0);
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(20);
+    void* h = dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) _exit(2);
+    auto call = reinterpret_cast<int (*)(void (*)())>(dlsym(h, "plugin_call"));
+    if (call == nullptr || unlink(copy.c_str()) != 0 || mkfifo(copy.c_str(), 0600) != 0) _exit(3);
+    strata::os::forget_decoded_frames();  // the plugin's frames are read from its path, not a cache
+    Walks w;
+    g_plugin_walks = &w;
+    call(plugin_callback);
+    // The walk gave up at the plugin's frame (its file is unreadable now) or
+    // stopped there: either way it returned, and libgcc's went on past it.
+    _exit(w.files.size() < w.libgcc.size() || !w.files_ok ? 0 : 4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  unlink(copy.c_str());
+  rmdir(dir);
+  ASSERT_FALSE(WIFSIGNALED(status)) << "the walk waited on the FIFO (killed by signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(FileUnwind, SkipsTheInnermostFramesInTheRange) {
