@@ -84,10 +84,10 @@ def larson-2        "$W/larson --threads=2 %s"                    --ops=24M     
 def larson-4        "$W/larson --threads=4 %s"                    --ops=24M          -
 def prodcons-2      "$W/prodcons --threads=2 %s"                  --objects=8M       --objects=2M
 def prodcons-4      "$W/prodcons --threads=4 %s"                  --objects=8M       -
-def cache-thrash-2  "$W/false_sharing --mode=thrash --threads=2 %s"  --iterations=100K  -
-def cache-thrash-4  "$W/false_sharing --mode=thrash --threads=4 %s"  --iterations=100K  --iterations=30K
-def cache-scratch-2 "$W/false_sharing --mode=scratch --threads=2 %s" --iterations=100K  --iterations=30K
-def cache-scratch-4 "$W/false_sharing --mode=scratch --threads=4 %s" --iterations=100K  -
+def cache-thrash-2  "$W/false_sharing --mode=thrash --threads=2 %s"  --iterations=400K  -
+def cache-thrash-4  "$W/false_sharing --mode=thrash --threads=4 %s"  --iterations=400K  --iterations=30K
+def cache-scratch-2 "$W/false_sharing --mode=scratch --threads=2 %s" --iterations=400K  --iterations=30K
+def cache-scratch-4 "$W/false_sharing --mode=scratch --threads=4 %s" --iterations=400K  -
 def thread-churn-2  "$W/thread_churn --threads=2 %s"              --total=8000       -
 def thread-churn-4  "$W/thread_churn --threads=4 %s"              --total=8000       --total=2000
 def frag-churn      "$W/frag_churn %s"                            --rounds=16        "--rounds=4 --budget=16M"
