@@ -19,7 +19,7 @@
 #                                                          (and the engine-level engine_bench once)
 #        scripts/bench.sh --instructions [--alloc ..]      callgrind instructions per malloc+free
 #   --quick          CI smoke: fewer workloads, smaller scales, 2 runs (< 3 minutes)
-#   --runs N         runs per workload and allocator (default 3; quick 2)
+#   --runs N         runs per workload and allocator (default 5; quick 2)
 #   --alloc LIST     subset of glibc,jemalloc,mimalloc,tcmalloc,strata (default: all);
 #                    NAME=/path/lib.so adds another library, e.g. strata-old=/tmp/old/libstrata.so;
 #                    NAME=/path/lib.so@CONF runs it with STRATA_CONF=CONF (';' for ','), e.g.
@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$runs" ] || runs=$([ $quick = 1 ] && echo 2 || echo 3)
+[ -n "$runs" ] || runs=$([ $quick = 1 ] && echo 2 || echo 5)
 
 # ---- allocators ---------------------------------------------------------------
 libdir=/usr/lib/x86_64-linux-gnu
