@@ -73,10 +73,12 @@ class SmallHeap {
   /// producer/consumer): keeps chain c of class cls, whose last block is
   /// tail (its link null), whole for a later take_chain of the class, so
   /// neither side does per-block engine work. Every block must be of this
-  /// heap and checked live() by the caller. When the most recent kept chain
-  /// and c hold merge_max blocks or fewer together, c is linked in front of
-  /// it (one chain for the taker). Returns false when the cache is full
-  /// (the caller then gives the blocks back with dealloc_batch).
+  /// heap and checked live() by the caller. Returns false, keeping nothing,
+  /// when the class already holds TRANSFER_CHAINS chains or c would take the
+  /// arena's kept bytes past TRANSFER_MAX_BYTES (the caller then gives the
+  /// blocks back with dealloc_batch). Otherwise, when the most recent kept
+  /// chain and c hold merge_max blocks or fewer together, c is linked in
+  /// front of it (one chain for the taker); else c is kept as a chain of its own.
   bool put_chain(u32 cls, Chain c, void* tail, u32 merge_max);
 
   /// A chain of class cls kept by put_chain (the most recent), or none (n 0).

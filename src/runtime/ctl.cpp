@@ -12,8 +12,8 @@
 //   config.malloc_conf         const char*  r-   the compiled-in default conf
 //   opt.<key>                  bool / ssize_t / size_t / const char*  r-   every STRATA_CONF key
 //   thread.tcache.flush        void         --   gives this thread's cached blocks back
-//   thread.arena               unsigned     r-   the small-heap arena this thread refills from
 //   thread.tcache.enabled      bool         r-   opt.tcache
+//   thread.arena               unsigned     r-   the small-heap arena this thread refills from
 //   arena.<i>.{purge,decay}    void         --   malloc_trim(0) (every arena); i <= narenas or 4096
 //   arenas.narenas             unsigned     r-   small-heap arenas in use
 //   arenas.{page,quantum,tcache_max}  size_t r-

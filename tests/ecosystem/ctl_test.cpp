@@ -4,7 +4,7 @@
 #include <sys/types.h>
 
 #include <algorithm>
-#include <atomic>
+#include <barrier>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -350,19 +350,15 @@ TEST(Ctl, ThreadArenaIsEachThreadsOwn) {
   EXPECT_EQ(strata_ctl("thread.arena", nullptr, nullptr, &mine, sizeof mine), EPERM);
   const unsigned n = narenas - 1;
   for (int trial = 0; trial < 20; ++trial) {
-    std::atomic<unsigned> started{0}, joined{0};
+    std::barrier started(n), joined(n);
     std::vector<unsigned> got(n, ~0u);
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < n; ++i) {
       threads.emplace_back([&, i] {
-        started.fetch_add(1);
-        while (started.load() < n) {
-        }
+        started.arrive_and_wait();
         for (int k = 0; k < 300; ++k) strata_free(strata_malloc(16));  // past the warm-up
         get("thread.arena", got[i]);
-        joined.fetch_add(1);
-        while (joined.load() < n) {  // no thread leaves its arena before all have joined one
-        }
+        joined.arrive_and_wait();  // no thread leaves its arena before all have joined one
       });
     }
     for (std::thread& t : threads) t.join();
