@@ -611,6 +611,16 @@ struct CacheEntry {
 constexpr usize CACHE_ENTRIES = 256, CACHE_WAYS = 4;  // a frame may sit in any of 4 entries from its hash
 CacheEntry g_cache[CACHE_ENTRIES];
 u32 g_cache_busy = 0;
+
+/// Walks in progress in the process, and whether a fork holds new ones off
+/// (hold_file_walks). A walk counts itself in, then reads the hold; the fork
+/// sets the hold, then reads the count: with both sequentially consistent,
+/// one of the two sees the other.
+u32 g_walks = 0;
+bool g_walks_held = false;
+/// Walks in progress on this thread (more than one when a signal handler's
+/// walk interrupted one): hold_file_walks does not wait for these.
+constinit thread_local u32 t_walks = 0;
 u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are taken (round robin)
 
 usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15ull) >> 56) & (CACHE_ENTRIES - 1); }
@@ -781,6 +791,13 @@ bool file_walk_allowed() {
   return false;
 }
 
+void hold_file_walks() {
+  __atomic_store_n(&g_walks_held, true, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(&g_walks, __ATOMIC_SEQ_CST) > t_walks) yield();
+}
+
+void release_file_walks() { __atomic_store_n(&g_walks_held, false, __ATOMIC_SEQ_CST); }
+
 void reset_file_unwind_in_child() {
   // A walk of another thread of the parent may have been writing an entry.
   if (__atomic_load_n(&g_cache_busy, __ATOMIC_RELAXED) != 0) forget_decoded_frames();
@@ -817,6 +834,15 @@ void forget_decoded_frames() {
     r.value[slot] = at[i + 1];
     r.known[slot] = true;
   }
+  ++t_walks;
+  __atomic_add_fetch(&g_walks, 1u, __ATOMIC_SEQ_CST);
+  struct Leave {  // the walk ends (its files closed, ~Objects below) before it leaves the count
+    ~Leave() {
+      __atomic_sub_fetch(&g_walks, 1u, __ATOMIC_SEQ_CST);
+      --t_walks;
+    }
+  } leave;
+  if (__atomic_load_n(&g_walks_held, __ATOMIC_SEQ_CST)) return false;  // a fork is under way
   const uptr stack_lo = at[1];
   uptr pc = at[0];
   bool skipping = skip_hi > skip_lo;
@@ -858,6 +884,15 @@ bool backtrace_from_files(void**, usize, uptr, uptr, usize& n) {
 }
 
 bool file_walk_allowed() { return false; }
+void hold_file_walks() {
+  __atomic_store_n(&g_walks_held, true, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(&g_walks, __ATOMIC_SEQ_CST) > t_walks) yield();
+}
+
+void release_file_walks() { __atomic_store_n(&g_walks_held, false, __ATOMIC_SEQ_CST); }
+
+void hold_file_walks() {}
+void release_file_walks() {}
 void reset_file_unwind_in_child() {}
 void forget_decoded_frames() {}
 

@@ -49,6 +49,19 @@ bool backtrace_from_files(void** out, usize max, uptr skip_lo, uptr skip_hi, usi
 /// seen (see README, Guarded sampling).
 bool file_walk_allowed();
 
+/// Before fork(): waits until no other thread is in a walk, and makes walks
+/// that start before release_file_walks() give up at once (their callers
+/// walk with libgcc, which opens nothing). A walk holds its objects' files
+/// open; a fork in the middle of one would copy them into the child, where
+/// nothing closes them. A walk of the calling thread itself (a fork from a
+/// signal handler that interrupted it) is not waited for: it goes on in both
+/// processes after the handler returns, and closes its files in each.
+/// Thread-safe; calls must not nest.
+void hold_file_walks();
+
+/// After fork(), in the parent and in the child: walks may start again.
+void release_file_walks();
+
 /// In a fork child: frees the cache of decoded frames for the child's walks
 /// (a walk another thread of the parent was making when it forked held it).
 void reset_file_unwind_in_child();

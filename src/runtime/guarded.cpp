@@ -93,9 +93,20 @@ bool GuardedPool::map_pool(usize slots) {
   return true;
 }
 
+void GuardedPool::lock() {
+  os::hold_file_walks();
+  lock_.lock();
+}
+
+void GuardedPool::unlock() {
+  lock_.unlock();
+  os::release_file_walks();
+}
+
 void GuardedPool::reset_lock_in_child() {
   lock_.reset();
   os::reset_file_unwind_in_child();
+  os::release_file_walks();
 }
 
 void GuardedPool::configure(const Options& o, bool profiling) {

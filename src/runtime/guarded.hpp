@@ -102,9 +102,12 @@ class GuardedPool {
   void collect(Snapshot& s) { s.guarded = figures(); }
   /// The counters (mallctl guarded.*, the stats report).
   GuardedFigures figures();
-  void lock() { lock_.lock(); }
-  void unlock() { lock_.unlock(); }
-  /// Fork child: the lock, and the stack walk's cache of decoded frames (platform/file_unwind.hpp).
+  /// Fork (the only caller): the lock, and the stack walks from the files,
+  /// which hold files open (os::hold_file_walks): no walk of another thread
+  /// is under way when fork() copies the descriptors.
+  void lock();
+  void unlock();
+  /// Fork child: the lock, the stack walks, and their cache of decoded frames (platform/file_unwind.hpp).
   void reset_lock_in_child();
 
  private:

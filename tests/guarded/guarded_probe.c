@@ -2,13 +2,16 @@
 // mode, run under LD_PRELOAD=libstrata with guarded_sample_rate:1, so the
 // block is guarded and the bug must kill the process with a report naming
 // the kind and the functions below (exported: -rdynamic, noinline).
+#include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline, used))
@@ -85,12 +88,63 @@ static int stats(void) {
              : 1;
 }
 
+// A fork while other threads walk a stack from the object files: the child
+// must get none of the walks' descriptors. Every allocation here is a
+// guarded sample, and each comes from one of 512 call sites in turn (the
+// functions below), more than the walk's cache of 256 decoded frames holds:
+// so each walk decodes its first frame from the probe's file, which it opens.
+// Three threads allocate without pause while the main thread forks 200
+// times; each child exits with the number of descriptors it has that the
+// process had not before the threads.
+enum { MAX_FD = 1024, WALKERS = 3, FORKS = 200 };
+#define SITE(n) \
+  NOINLINE static void site##n(void) { probe_release(probe_allocate(64)); __asm__ volatile("" ::: "memory"); }
+#define SITES8(n) SITE(n##0) SITE(n##1) SITE(n##2) SITE(n##3) SITE(n##4) SITE(n##5) SITE(n##6) SITE(n##7)
+#define SITES64(n) SITES8(n##0) SITES8(n##1) SITES8(n##2) SITES8(n##3) SITES8(n##4) SITES8(n##5) SITES8(n##6) SITES8(n##7)
+SITES64(1) SITES64(2) SITES64(3) SITES64(4) SITES64(5) SITES64(6) SITES64(7) SITES64(8)
+#define REF8(n) site##n##0, site##n##1, site##n##2, site##n##3, site##n##4, site##n##5, site##n##6, site##n##7,
+#define REF64(n) REF8(n##0) REF8(n##1) REF8(n##2) REF8(n##3) REF8(n##4) REF8(n##5) REF8(n##6) REF8(n##7)
+static void (*const sites[512])(void) = {REF64(1) REF64(2) REF64(3) REF64(4) REF64(5) REF64(6) REF64(7) REF64(8)};
+static volatile int stop_walks;
+static void* allocate_until_stopped(void* arg) {
+  for (unsigned i = (unsigned)(size_t)arg * 171; !stop_walks; ++i) sites[i % 512]();
+  return NULL;
+}
+
+static int fork_fds(void) {
+  static char before[MAX_FD];
+  for (int fd = 0; fd < MAX_FD; ++fd) before[fd] = fcntl(fd, F_GETFD) != -1;
+  pthread_t t[WALKERS];
+  for (int i = 0; i < WALKERS; ++i)
+    if (pthread_create(&t[i], NULL, allocate_until_stopped, (void*)(size_t)i) != 0) return 2;
+  const unsigned long long s0 = guarded_stat("guarded.samples");
+  while (guarded_stat("guarded.samples") - s0 < 100) usleep(1000);
+  int copied = 0, failed = 0;
+  for (int i = 0; i < FORKS && !failed; ++i) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+      int extra = 0;
+      for (int fd = 0; fd < MAX_FD; ++fd) extra += fcntl(fd, F_GETFD) != -1 && !before[fd];
+      _exit(extra > 100 ? 100 : extra);
+    }
+    int status = 0;
+    failed = pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status);
+    if (!failed) copied += WEXITSTATUS(status);
+  }
+  stop_walks = 1;
+  for (int i = 0; i < WALKERS; ++i) pthread_join(t[i], NULL);
+  printf("descriptors copied into %d fork children: %d; samples %llu\n", FORKS, copied,
+         guarded_stat("guarded.samples") - s0);
+  return failed ? 2 : copied == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const char* m = argv[1];
   setvbuf(stdout, NULL, _IONBF, 0);
   if (strcmp(m, "chain") == 0) return chain();
   if (strcmp(m, "stats") == 0) return stats();
+  if (strcmp(m, "fork_fds") == 0) return fork_fds();
   if (strncmp(m, "huge_overflow", 13) == 0) {  // huge blocks (huge_guard): the page after the usable end
     char* h = probe_allocate((size_t)4 << 20);
     if (strcmp(m, "huge_overflow_resized") == 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -129,6 +130,60 @@ TEST(FileUnwind, AWalkFromTheCacheIsTheSameAndReadsNothing) {
   EXPECT_TRUE(ok[0] && ok[1]);
   EXPECT_GT(reads[0], 0) << "the first walk read no table from the files";
   EXPECT_EQ(reads[1], 0) << "the second walk read the files again";
+}
+
+/// Forks `forks` times while another thread walks from the files with an
+/// empty cache (every walk opens its objects' files), bracketing each fork
+/// with hold_file_walks / release_file_walks when `hold`. Returns how many
+/// descriptors the children had open in all that the parent did not have
+/// before the walks began (each child counts with fcntl, which a fork child
+/// may call, and exits with its count).
+int descriptors_forks_copied(bool hold, int forks) {
+  constexpr int MAX_FD = 1024;
+  std::vector<bool> before(MAX_FD);
+  for (int fd = 0; fd < MAX_FD; ++fd) before[fd] = fcntl(fd, F_GETFD) != -1;
+  std::atomic<bool> stop{false};
+  std::atomic<long> walks{0};
+  std::thread walker([&] {
+    while (!stop.load()) {
+      strata::os::forget_decoded_frames();  // this is the only thread that walks
+      walk_files_only();
+      walks.fetch_add(1);
+    }
+  });
+  while (walks.load() < 10) std::this_thread::yield();
+  int copied = 0;
+  for (int i = 0; i < forks; ++i) {
+    if (hold) strata::os::hold_file_walks();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      if (hold) strata::os::release_file_walks();
+      int extra = 0;
+      for (int fd = 0; fd < MAX_FD; ++fd) extra += fcntl(fd, F_GETFD) != -1 && !before[fd];
+      _exit(extra > 100 ? 100 : extra);
+    }
+    if (hold) strata::os::release_file_walks();
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+      copied = -1;
+      break;
+    }
+    copied += WEXITSTATUS(status);
+  }
+  stop.store(true);
+  walker.join();
+  return copied;
+}
+
+TEST(FileUnwind, AForkCopiesNoFileOfAWalkUnderWay) {
+  // Control: without the hold, forks land in walks and copy their files.
+  const int unheld = descriptors_forks_copied(false, 200);
+  const int held = descriptors_forks_copied(true, 200);
+  ASSERT_GE(unheld, 0) << "fork or a child failed";
+  ASSERT_GE(held, 0) << "fork or a child failed";
+  EXPECT_GT(unheld, 0) << "control: no fork landed in a walk, so the check proves nothing";
+  EXPECT_EQ(held, 0) << "descriptors of a walk in progress reached a fork child";
+  printf("descriptors copied into 200 fork children: %d without the hold, %d with it\n", unheld, held);
 }
 
 // A function that realigns its stack and also allocates on it: GCC keeps
