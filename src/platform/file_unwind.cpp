@@ -13,6 +13,7 @@
 
 #include "platform/os.hpp"
 #include "platform/text_file.hpp"
+#include "strata/core/leb128.hpp"
 
 namespace strata::os {
 
@@ -251,29 +252,9 @@ class Cursor {
     const u32 shift = 64 - 8 * n;
     return static_cast<i64>(v << shift) >> shift;
   }
-  [[gnu::noinline]] u64 uleb() {
-    u64 v = 0;
-    for (u32 shift = 0; ok_; shift += 7) {
-      const u8 b = byte();
-      if (shift < 64) v |= static_cast<u64>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-      if (shift > 70) ok_ = false;
-    }
-    return v;
-  }
-  [[gnu::noinline]] i64 sleb() {
-    u64 v = 0;
-    u32 shift = 0;
-    u8 b = 0;
-    do {
-      b = byte();
-      if (shift < 64) v |= static_cast<u64>(b & 0x7f) << shift;
-      shift += 7;
-      if (shift > 70) ok_ = false;
-    } while (ok_ && (b & 0x80) != 0);
-    if (shift < 64 && (b & 0x40) != 0) v |= ~u64{0} << shift;
-    return static_cast<i64>(v);
-  }
+  // DWARF producers may pad a LEB128 field with redundant bytes: up to 12 are read.
+  [[gnu::noinline]] u64 uleb() { return leb(false); }
+  [[gnu::noinline]] i64 sleb() { return static_cast<i64>(leb(true)); }
   /// A pointer in encoding enc (a virtual address of the file: pc-relative
   /// ones are taken relative to the field's own address, data-relative ones
   /// to `datarel`). Indirect pointers and other bases fail the cursor.
@@ -303,6 +284,11 @@ class Cursor {
   }
 
  private:
+  u64 leb(bool is_signed) {
+    u64 v = 0;
+    if (!leb128_get([this](u8& b) { return b = byte(), ok_; }, v, 12, is_signed)) ok_ = false;
+    return v;
+  }
   [[gnu::noinline]] void refill() {
     u64 off = 0, avail = 0;
     if (!o_.offset_of(at_, off, avail)) {

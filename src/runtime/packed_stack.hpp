@@ -7,14 +7,15 @@
 // addresses of one stack are close to each other (most frames lie in one or
 // two objects), so each is stored as the difference from the frame before it:
 // zigzag-encoded (a small negative difference stays small) and written as a
-// LEB128 varint, 7 bits a byte. A frame within 1 MiB of the previous one takes
-// 3 bytes, one in another object 5 or 6; 111 bytes hold the 24 frames a
-// capture takes with room to spare. A stack that does not fit keeps its
+// LEB128 varint (strata/core/leb128.hpp), 7 bits a byte. A frame within 1 MiB
+// of the previous one takes 3 bytes, one in another object 5 or 6; 111 bytes
+// hold the 24 frames a capture takes with room to spare. A stack that does not fit keeps its
 // innermost frames, the ones a report needs most.
 //
 // Plain data: no allocation, no OS call; pack and unpack may run inside
 // malloc and in a signal handler. Not thread-safe: the owner serialises.
 #pragma once
+#include "strata/core/leb128.hpp"
 #include "strata/core/types.hpp"
 
 namespace strata::rt {
@@ -23,7 +24,7 @@ namespace strata::rt {
 /// Zero-initialised it is an empty stack.
 template <usize BYTES>
 class PackedStack {
-  static_assert(BYTES >= 10, "room for one frame of any value");
+  static_assert(BYTES >= LEB128_MAX_BYTES, "room for one frame of any value");
 
  public:
   /// Frames a stack can hold at most, whatever their values (count is a byte).
@@ -38,15 +39,8 @@ class PackedStack {
     for (; kept < n && kept < MAX_FRAMES; ++kept) {
       const u64 cur = reinterpret_cast<uptr>(frames[kept]);
       const u64 d = cur - prev;
-      u64 z = (d << 1) ^ (u64{0} - (d >> 63));  // zigzag: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ...
-      u8 tmp[10];
-      usize len = 0;
-      do {
-        tmp[len] = static_cast<u8>(z & 0x7f);
-        z >>= 7;
-        if (z != 0) tmp[len] |= 0x80;
-        ++len;
-      } while (z != 0);
+      u8 tmp[LEB128_MAX_BYTES];
+      const usize len = leb128_put((d << 1) ^ (u64{0} - (d >> 63)), tmp);  // zigzag: 0, -1, 1, -2 -> 0, 1, 2, 3
       if (used + len > BYTES) break;
       for (usize i = 0; i < len; ++i) bytes_[used + i] = tmp[i];
       used += len;
@@ -62,14 +56,8 @@ class PackedStack {
     u64 prev = 0;
     for (; n < count_ && n < max; ++n) {
       u64 z = 0;
-      u32 shift = 0;
-      u8 b = 0;
-      do {
-        if (at == BYTES || shift > 63) return n;  // cannot happen for what pack wrote
-        b = bytes_[at++];
-        z |= static_cast<u64>(b & 0x7f) << shift;
-        shift += 7;
-      } while ((b & 0x80) != 0);
+      const auto next = [&](u8& b) { return at < BYTES && (b = bytes_[at++], true); };
+      if (!leb128_get(next, z, LEB128_MAX_BYTES)) return n;  // cannot happen for what pack wrote
       prev += (z >> 1) ^ (u64{0} - (z & 1));
       out[n] = reinterpret_cast<void*>(static_cast<uptr>(prev));
     }
