@@ -597,6 +597,7 @@ struct CacheEntry {
 constexpr usize CACHE_ENTRIES = 256, CACHE_WAYS = 4;  // a frame may sit in any of 4 entries from its hash
 CacheEntry g_cache[CACHE_ENTRIES];
 u32 g_cache_busy = 0;
+u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are taken (round robin)
 
 /// Walks in progress in the process, and whether a fork holds new ones off
 /// (hold_file_walks). A walk counts itself in, then reads the hold; the fork
@@ -607,7 +608,6 @@ bool g_walks_held = false;
 /// Walks in progress on this thread (more than one when a signal handler's
 /// walk interrupted one): hold_file_walks does not wait for these.
 constinit thread_local u32 t_walks = 0;
-u32 g_cache_victim = 0;  // which of the 4 a new frame replaces when all are taken (round robin)
 
 usize cache_index(uptr pc) { return static_cast<usize>((pc * 0x9E3779B97F4A7C15ull) >> 56) & (CACHE_ENTRIES - 1); }
 
@@ -870,13 +870,6 @@ bool backtrace_from_files(void**, usize, uptr, uptr, usize& n) {
 }
 
 bool file_walk_allowed() { return false; }
-void hold_file_walks() {
-  __atomic_store_n(&g_walks_held, true, __ATOMIC_SEQ_CST);
-  while (__atomic_load_n(&g_walks, __ATOMIC_SEQ_CST) > t_walks) yield();
-}
-
-void release_file_walks() { __atomic_store_n(&g_walks_held, false, __ATOMIC_SEQ_CST); }
-
 void hold_file_walks() {}
 void release_file_walks() {}
 void reset_file_unwind_in_child() {}
