@@ -9,8 +9,8 @@
 // zigzag-encoded (a small negative difference stays small) and written as a
 // LEB128 varint (strata/core/leb128.hpp), 7 bits a byte. A frame within 1 MiB
 // of the previous one takes 3 bytes, one in another object 5 or 6; 111 bytes
-// hold the 24 frames a capture takes with room to spare. A stack that does not fit keeps its
-// innermost frames, the ones a report needs most.
+// hold the 24 frames a capture takes with room to spare. A stack that does
+// not fit keeps its innermost frames, the ones a report needs most.
 //
 // Plain data: no allocation, no OS call; pack and unpack may run inside
 // malloc and in a signal handler. Not thread-safe: the owner serialises.
